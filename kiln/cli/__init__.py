@@ -1,0 +1,1 @@
+"""The `kiln` command: the only place that exits the process."""

@@ -1,0 +1,73 @@
+"""`kiln serve`, `kiln demo` and the command groups of the other layers."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from kiln import __version__
+from kiln.core.errors import ConfigurationError
+from kiln.settings import Settings
+
+
+def _configure_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.group()
+@click.version_option(__version__, prog_name="kiln")
+@click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
+def cli(verbose: bool) -> None:
+    """Kiln: a self-hosted EC2 Image Builder that speaks the AWS API."""
+    _configure_logging(verbose)
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [8780].")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory [~/.local/share/kiln].",
+)
+@click.option("--region", default=None, help="Default region [us-east-1].")
+def serve(host: str | None, port: int | None, data_dir: Path | None, region: str | None) -> None:
+    """Serve the API until interrupted."""
+    from kiln.cli.serving import serve_forever
+
+    settings = Settings.load(host=host, port=port, data_dir=data_dir, region=region)
+    serve_forever(settings)
+
+
+@cli.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory [~/.local/share/kiln].",
+)
+@click.option("--port", type=int, default=None, help="Port for the demo server [8780].")
+def demo(data_dir: Path | None, port: int | None) -> None:
+    """Kiln's main job on the embedded default: serve, register the example component, report."""
+    from kiln.cli.demo import run_demo
+
+    settings = Settings.load(data_dir=data_dir, port=port)
+    run_demo(settings)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except ConfigurationError as exc:
+        click.echo(f"kiln: {exc}", err=True)
+        if exc.hint:
+            click.echo(f"hint: {exc.hint}", err=True)
+        sys.exit(2)

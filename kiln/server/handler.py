@@ -1,0 +1,91 @@
+"""The one generic handler: parse → validate → authorise → service → serialize.
+
+Every failure leaves as an AWS error shape of the protocol that was asked; an unexpected
+exception is logged with its request id and answered as ServiceException, never a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+from botocore.model import OperationModel
+
+from kiln.app import Kiln
+from kiln.core.clock import utcnow
+from kiln.core.errors import ServiceError
+from kiln.core.ids import request_id as new_request_id
+from kiln.protocol.base import ProtocolHandler, WireRequest, WireResponse
+from kiln.protocol.validate import validate
+from kiln.services.context import Caller, RequestContext
+from kiln.services.imagebuilder.errors import NotImplementedByKiln, ServiceException
+
+logger = logging.getLogger(__name__)
+
+_SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+@dataclass(frozen=True)
+class Target:
+    service: str
+    region: str
+
+
+def target_of(request: WireRequest, *, default_region: str) -> Target:
+    """The service and region a request is for, from its SigV4 credential scope."""
+    auth = request.headers.get("authorization", "")
+    found = _SCOPE.search(auth)
+    if found:
+        return Target(found.group(2), found.group(1))
+    return Target("imagebuilder", default_region)
+
+
+def handle(kiln: Kiln, request: WireRequest) -> tuple[WireResponse, str, str]:
+    """Answer one API request. Returns the response, the request id and the operation name."""
+    request_id = new_request_id()
+    target = target_of(request, default_region=kiln.settings.region)
+    protocol = kiln.protocols.get(target.service) or kiln.protocols["imagebuilder"]
+    operation: OperationModel | None = None
+    try:
+        operation, params = protocol.resolve(request)
+        problems = validate(operation.input_shape, params) if operation.input_shape else []
+        if problems:
+            raise protocol.validation_error(problems)
+        output = _call(kiln, protocol, operation, params, target=target, request_id=request_id)
+        response = protocol.serialize(operation, output, request_id=request_id)
+    except ServiceError as error:
+        response = protocol.serialize_error(error, operation=operation, request_id=request_id)
+    except Exception:
+        logger.exception("internal error in request %s", request_id)
+        internal = ServiceException(f"Kiln hit an internal error; request id {request_id}.")
+        response = protocol.serialize_error(internal, operation=operation, request_id=request_id)
+    return response, request_id, operation.name if operation is not None else "-"
+
+
+def _call(
+    kiln: Kiln,
+    protocol: ProtocolHandler,
+    operation: OperationModel,
+    params: dict[str, object],
+    *,
+    target: Target,
+    request_id: str,
+) -> dict[str, object]:
+    registry = kiln.registries[protocol.service_name]
+    if operation.name not in registry.operations:
+        raise NotImplementedByKiln(operation.name, registry.planned.get(operation.name, "planned"))
+    caller = Caller(kiln.default_account, f"arn:aws:iam::{kiln.default_account}:root")
+    with kiln.database.transaction() as session:
+        ctx = RequestContext(
+            caller=caller,
+            region=target.region,
+            request_id=request_id,
+            session=session,
+            now=utcnow(),
+            tokens=kiln.tokens,
+            operation=operation.name,
+        )
+        output = registry.call(ctx, operation, params)
+    output.setdefault("requestId", request_id)
+    return output

@@ -1,0 +1,39 @@
+"""What a service function is given: who asks, where, inside which transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from kiln.core.pagination import PageTokens
+from kiln.store.resources import Scope
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated principal (the IAM layer fills arn and kind)."""
+
+    account: str
+    arn: str
+    kind: str = "root"
+
+
+@dataclass
+class RequestContext:
+    caller: Caller
+    region: str
+    request_id: str
+    session: Session
+    now: dt.datetime
+    tokens: PageTokens
+    operation: str = ""
+
+    @property
+    def account(self) -> str:
+        return self.caller.account
+
+    @property
+    def scope(self) -> Scope:
+        return Scope(self.caller.account, self.region)

@@ -1,0 +1,51 @@
+"""The Image Builder service: one module per resource family, and the operation registry."""
+
+from __future__ import annotations
+
+from kiln.protocol.model import service_model
+from kiln.services.dispatch import ServiceRegistry
+from kiln.services.imagebuilder import components, tags
+
+ISSUE_CONTROL_PLANE = "planned in issue #5, the complete Image Builder control plane"
+ISSUE_BUILDS = "planned in issue #6, real builds with the workflow engine"
+ISSUE_VM = "planned in issue #7, VM image builds"
+ISSUE_DISTRIBUTION = "planned in issue #8, distribution across regions and accounts"
+ISSUE_TOE = "planned in issue #4, the component language and its runner"
+
+_BUILD_OPERATIONS = {
+    "CreateImage",
+    "StartImagePipelineExecution",
+    "CancelImageCreation",
+    "RetryImage",
+    "GetWorkflowExecution",
+    "ListWorkflowExecutions",
+    "GetWorkflowStepExecution",
+    "ListWorkflowStepExecutions",
+    "ListWaitingWorkflowSteps",
+    "SendWorkflowStepAction",
+    "ListImagePackages",
+    "ListImageScanFindings",
+    "ListImageScanFindingAggregations",
+}
+_VM_OPERATIONS = {"ImportVmImage", "ImportDiskImage"}
+_DISTRIBUTION_OPERATIONS = {"DistributeImage"}
+_TOE_OPERATIONS = {"ImportComponent"}
+
+
+def _plan(operation: str) -> str:
+    for names, issue in (
+        (_BUILD_OPERATIONS, ISSUE_BUILDS),
+        (_VM_OPERATIONS, ISSUE_VM),
+        (_DISTRIBUTION_OPERATIONS, ISSUE_DISTRIBUTION),
+        (_TOE_OPERATIONS, ISSUE_TOE),
+    ):
+        if operation in names:
+            return issue
+    return ISSUE_CONTROL_PLANE
+
+
+def registry() -> ServiceRegistry:
+    names = service_model("imagebuilder").operation_names
+    return ServiceRegistry.collect(
+        "imagebuilder", names, [components, tags], planned={name: _plan(name) for name in names}
+    )

@@ -1,0 +1,100 @@
+"""Fixtures for infrastructure: databases, a Kiln on a temp data dir, a live server, clients."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kiln.app import Kiln
+from kiln.cli.serving import background_server
+from kiln.settings import Settings
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "KILN_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+REGION = "us-east-1"
+
+
+def _postgres_available() -> str | None:
+    """None when PostgreSQL answers; else the reason it does not."""
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(POSTGRES_ADMIN_URL)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
+        engine.dispose()
+    except Exception as exc:
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {exc}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import sqlalchemy
+
+    reason = _postgres_available()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"kiln_test_{secrets.token_hex(4)}"
+    admin = sqlalchemy.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def make_kiln(tmp_path: Path) -> Iterator[object]:
+    made: list[Kiln] = []
+
+    def make(database_url: str | None = None, data_dir: Path | None = None) -> Kiln:
+        settings = Settings.load(
+            environ={}, data_dir=data_dir or tmp_path / "kiln-data", database_url=database_url
+        )
+        kiln = Kiln(settings)
+        made.append(kiln)
+        return kiln
+
+    yield make
+    for kiln in made:
+        kiln.close()
+
+
+@pytest.fixture
+def kiln(make_kiln) -> Kiln:
+    return make_kiln()
+
+
+@pytest.fixture
+def endpoint(kiln: Kiln) -> Iterator[str]:
+    with background_server(kiln) as url:
+        yield url
+
+
+def client_for(endpoint: str, service: str = "imagebuilder", region: str = REGION):
+    return boto3.session.Session().client(
+        service,
+        region_name=region,
+        endpoint_url=endpoint,
+        aws_access_key_id="AKIDKILNTEST",
+        aws_secret_access_key="kiln-test-secret",
+    )
+
+
+@pytest.fixture
+def ib(endpoint: str):
+    return client_for(endpoint)
