@@ -9,12 +9,18 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kiln.auth.secretbox import SecretBox
 from kiln.core.clock import utcnow
+from kiln.core.errors import ConfigurationError
 from kiln.core.pagination import PageTokens
+from kiln.core.regions import known_regions
+from kiln.protocol.base import ProtocolHandler
 from kiln.protocol.model import service_model
+from kiln.protocol.query import QueryProtocol
 from kiln.protocol.restjson import RestJsonProtocol
 from kiln.services import imagebuilder
 from kiln.services.dispatch import ServiceRegistry
+from kiln.services.iam.bootstrap import NewCredentials, administrator_key, ensure_administrator
 from kiln.settings import Settings
 from kiln.store.database import Database, sqlite_url
 from kiln.store.schema import AccountRow
@@ -31,8 +37,16 @@ class Kiln:
         self.database = Database(settings.database_url or sqlite_url(self.data_dir))
         self.database.migrate()
         self.tokens = PageTokens(read_or_create_secret(self.data_dir / "pagination.key"))
+        self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
+        self.regions = known_regions()
+        self._created_credentials: NewCredentials | None = None
         self.default_account = self._default_account()
-        self.protocols = {"imagebuilder": RestJsonProtocol(service_model("imagebuilder"))}
+        self.new_credentials: NewCredentials | None = self._created_credentials
+        self.protocols: dict[str, ProtocolHandler] = {
+            "imagebuilder": RestJsonProtocol(service_model("imagebuilder")),
+            "iam": QueryProtocol(service_model("iam")),
+            "sts": QueryProtocol(service_model("sts")),
+        }
         self.registries: dict[str, ServiceRegistry] = {"imagebuilder": imagebuilder.registry()}
 
     def _default_account(self) -> str:
@@ -40,10 +54,38 @@ class Kiln:
             row = session.scalars(select(AccountRow).order_by(AccountRow.created_at)).first()
             if row is not None:
                 return row.account_id
-            account_id = f"{secrets.randbelow(9 * 10**11) + 10**11:012d}"
-            session.add(AccountRow(account_id=account_id, name="default", created_at=utcnow()))
-            logger.info("created the default account %s", account_id)
-            return account_id
+        return self.create_account("default").account
+
+    def create_account(self, name: str) -> NewCredentials:
+        """A new account with its administrator; returns the administrator's key."""
+        now = utcnow()
+        with self.database.transaction() as session:
+            while True:
+                account_id = f"{secrets.randbelow(9 * 10**11) + 10**11:012d}"
+                if session.get(AccountRow, account_id) is None:
+                    break
+            session.add(AccountRow(account_id=account_id, name=name, created_at=now))
+            session.flush()
+            created = ensure_administrator(session, self.box, account=account_id, now=now)
+        assert created is not None
+        logger.info("created account %s (%s)", account_id, name)
+        self._created_credentials = created
+        return created
+
+    def accounts(self) -> list[tuple[str, str]]:
+        with self.database.transaction() as session:
+            rows = session.scalars(select(AccountRow).order_by(AccountRow.created_at))
+            return [(row.account_id, row.name) for row in rows]
+
+    def admin_credentials(self, account: str | None = None) -> NewCredentials:
+        """The administrator's key of an account (the default account unless told)."""
+        with self.database.transaction() as session:
+            found = administrator_key(session, self.box, account=account or self.default_account)
+        if found is None:
+            raise ConfigurationError(
+                f"account {account or self.default_account} has no active administrator key"
+            )
+        return found
 
     def close(self) -> None:
         self.database.dispose()

@@ -85,16 +85,27 @@ def endpoint(kiln: Kiln) -> Iterator[str]:
         yield url
 
 
-def client_for(endpoint: str, service: str = "imagebuilder", region: str = REGION):
+@pytest.fixture
+def admin(kiln: Kiln):
+    """The administrator key Kiln made on first start."""
+    return kiln.admin_credentials()
+
+
+def client_for(
+    endpoint: str, credentials, service: str = "imagebuilder", region: str = REGION, **kwargs
+):
+    """An unmodified boto3 client signing with real Kiln credentials."""
     return boto3.session.Session().client(
         service,
         region_name=region,
         endpoint_url=endpoint,
-        aws_access_key_id="AKIDKILNTEST",
-        aws_secret_access_key="kiln-test-secret",
+        aws_access_key_id=credentials.access_key_id,
+        aws_secret_access_key=credentials.secret_access_key,
+        aws_session_token=getattr(credentials, "session_token", None),
+        **kwargs,
     )
 
 
 @pytest.fixture
-def ib(endpoint: str):
-    return client_for(endpoint)
+def ib(endpoint: str, admin):
+    return client_for(endpoint, admin)

@@ -63,6 +63,65 @@ def demo(data_dir: Path | None, port: int | None) -> None:
     run_demo(settings)
 
 
+@cli.group()
+def admin() -> None:
+    """Operator commands: credentials and accounts."""
+
+
+@admin.command()
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory [~/.local/share/kiln].",
+)
+@click.option("--account", default=None, help="Account id [the default account].")
+def credentials(data_dir: Path | None, account: str | None) -> None:
+    """Print an account administrator's key for the AWS CLI and boto3."""
+    from kiln.app import Kiln
+    from kiln.cli.credentials import print_credentials
+
+    settings = Settings.load(data_dir=data_dir)
+    kiln = Kiln(settings)
+    try:
+        found = kiln.admin_credentials(account)
+    finally:
+        kiln.close()
+    print_credentials(
+        found, endpoint=f"http://{settings.host}:{settings.port}", region=settings.region
+    )
+
+
+@admin.command("create-account")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory [~/.local/share/kiln].",
+)
+@click.option("--name", default="account", help="A name for the account.")
+def create_account(data_dir: Path | None, name: str) -> None:
+    """Add an account with its own administrator, and print the administrator's key."""
+    from kiln.app import Kiln
+    from kiln.cli.credentials import print_credentials
+
+    settings = Settings.load(data_dir=data_dir)
+    kiln = Kiln(settings)
+    try:
+        created = kiln.create_account(name)
+    finally:
+        kiln.close()
+    print(f"Created account {created.account} ({name}).")
+    print_credentials(
+        created, endpoint=f"http://{settings.host}:{settings.port}", region=settings.region
+    )
+
+
+from kiln.cli.toe import toe  # noqa: E402 - the groups of other layers join the main command
+
+cli.add_command(toe)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -14,16 +14,29 @@ from botocore.model import OperationModel
 
 from kiln.app import Kiln
 from kiln.core.clock import utcnow
-from kiln.core.errors import ServiceError
+from kiln.core.errors import ClientError, ServiceError
 from kiln.core.ids import request_id as new_request_id
+from kiln.iam import Principal
 from kiln.protocol.base import ProtocolHandler, WireRequest, WireResponse
 from kiln.protocol.validate import validate
+from kiln.server.auth import authenticate, authorize
 from kiln.services.context import Caller, RequestContext
+from kiln.services.iam.bootstrap import ensure_service_linked_role
 from kiln.services.imagebuilder.errors import NotImplementedByKiln, ServiceException
 
 logger = logging.getLogger(__name__)
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+class UnknownServiceError(ClientError):
+    code = "UnknownServiceException"
+    status = 400
+
+
+def _unsupported(protocol: ProtocolHandler) -> str:
+    """The code a service uses for an action it does not offer."""
+    return "InvalidRequestException" if protocol.service_name == "imagebuilder" else "InvalidAction"
 
 
 @dataclass(frozen=True)
@@ -48,11 +61,33 @@ def handle(kiln: Kiln, request: WireRequest) -> tuple[WireResponse, str, str]:
     protocol = kiln.protocols.get(target.service) or kiln.protocols["imagebuilder"]
     operation: OperationModel | None = None
     try:
+        if target.service not in kiln.protocols:
+            raise UnknownServiceError(
+                f"Kiln does not serve the service '{target.service}' named in the credential "
+                f"scope; it serves {', '.join(sorted(kiln.protocols))}."
+            )
+        with kiln.database.transaction() as session:
+            principal = authenticate(
+                session,
+                kiln.box,
+                request,
+                service=target.service,
+                regions=kiln.regions,
+                now=utcnow(),
+            )
         operation, params = protocol.resolve(request)
         problems = validate(operation.input_shape, params) if operation.input_shape else []
         if problems:
             raise protocol.validation_error(problems)
-        output = _call(kiln, protocol, operation, params, target=target, request_id=request_id)
+        output = _call(
+            kiln,
+            protocol,
+            operation,
+            params,
+            target=target,
+            request_id=request_id,
+            principal=principal,
+        )
         response = protocol.serialize(operation, output, request_id=request_id)
     except ServiceError as error:
         response = protocol.serialize_error(error, operation=operation, request_id=request_id)
@@ -71,12 +106,22 @@ def _call(
     *,
     target: Target,
     request_id: str,
+    principal: Principal,
 ) -> dict[str, object]:
-    registry = kiln.registries[protocol.service_name]
-    if operation.name not in registry.operations:
-        raise NotImplementedByKiln(operation.name, registry.planned.get(operation.name, "planned"))
-    caller = Caller(kiln.default_account, f"arn:aws:iam::{kiln.default_account}:root")
+    registry = kiln.registries.get(protocol.service_name)
+    if registry is None or operation.name not in registry.operations:
+        plan = registry.planned.get(operation.name, "planned") if registry else "planned"
+        raise NotImplementedByKiln(operation.name, plan, code=_unsupported(protocol))
+    caller = Caller(principal.account_id, principal.arn, principal.type.value, principal)
     with kiln.database.transaction() as session:
+        authorize(
+            session,
+            principal,
+            service=target.service,
+            operation=operation,
+            params=params,
+            region=target.region,
+        )
         ctx = RequestContext(
             caller=caller,
             region=target.region,
@@ -85,7 +130,10 @@ def _call(
             now=utcnow(),
             tokens=kiln.tokens,
             operation=operation.name,
+            box=kiln.box,
         )
         output = registry.call(ctx, operation, params)
+        if target.service == "imagebuilder" and operation.name.startswith(("Create", "Import")):
+            ensure_service_linked_role(session, account=ctx.account, now=ctx.now)
     output.setdefault("requestId", request_id)
     return output

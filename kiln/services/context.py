@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from kiln.auth.secretbox import SecretBox
 from kiln.core.pagination import PageTokens
+from kiln.iam import Principal
 from kiln.store.resources import Scope
 
 
@@ -18,6 +20,7 @@ class Caller:
     account: str
     arn: str
     kind: str = "root"
+    principal: Principal | None = None
 
 
 @dataclass
@@ -29,6 +32,7 @@ class RequestContext:
     now: dt.datetime
     tokens: PageTokens
     operation: str = ""
+    box: SecretBox | None = None
 
     @property
     def account(self) -> str:

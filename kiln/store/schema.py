@@ -88,3 +88,48 @@ class ClientTokenRow(Base):
     digest: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class IamEntityRow(Base):
+    """An IAM user, role, customer managed policy or instance profile.
+
+    IAM names are unique per account and kind regardless of case (`name_key` is lower-cased).
+    `body` holds the kind's attributes: trust policy, description, tags, attached policy ARNs,
+    inline policies, policy versions, the roles of an instance profile.
+    """
+
+    __tablename__ = "iam_entities"
+    __table_args__ = (UniqueConstraint("account", "kind", "name_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(128))
+    name_key: Mapped[str] = mapped_column(String(128))
+    entity_id: Mapped[str] = mapped_column(String(32), unique=True)
+    path: Mapped[str] = mapped_column(String(512))
+    arn: Mapped[str] = mapped_column(String(1024), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class CredentialRow(Base):
+    """An access key: a user's long-term key or an STS session's temporary one.
+
+    The secret is kept encrypted with the data directory's key (it must be recoverable to
+    verify SigV4); a session token is kept only as its SHA-256.
+    """
+
+    __tablename__ = "iam_credentials"
+
+    access_key_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account: Mapped[str] = mapped_column(String(12))
+    kind: Mapped[str] = mapped_column(String(16))
+    user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    role_arn: Mapped[str | None] = mapped_column(String(1024), nullable=True)
+    session_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    secret_encrypted: Mapped[str] = mapped_column(Text)
+    session_token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

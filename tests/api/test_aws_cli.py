@@ -15,11 +15,11 @@ EXAMPLE = Path(__file__).parents[2] / "examples" / "components" / "hello-kiln.ya
 AWS = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 
 
-def aws(endpoint, *args, check=True):
+def aws(endpoint, credentials, *args, check=True):
     env = {
         **os.environ,
-        "AWS_ACCESS_KEY_ID": "AKIDKILNTEST",
-        "AWS_SECRET_ACCESS_KEY": "kiln-test-secret",
+        "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -39,10 +39,11 @@ def aws(endpoint, *args, check=True):
 
 
 @pytest.mark.skipif(AWS is None, reason="the AWS CLI is not installed")
-def test_component_lifecycle_with_the_aws_cli(endpoint):
+def test_component_lifecycle_with_the_aws_cli(endpoint, admin):
     created = json.loads(
         aws(
             endpoint,
+            admin,
             "imagebuilder",
             "create-component",
             "--name",
@@ -59,6 +60,7 @@ def test_component_lifecycle_with_the_aws_cli(endpoint):
     for version in ("1.0.1", "1.0.2"):
         aws(
             endpoint,
+            admin,
             "imagebuilder",
             "create-component",
             "--name",
@@ -72,12 +74,16 @@ def test_component_lifecycle_with_the_aws_cli(endpoint):
         )
 
     got = json.loads(
-        aws(endpoint, "imagebuilder", "get-component", "--component-build-version-arn", arn).stdout
+        aws(
+            endpoint, admin, "imagebuilder", "get-component", "--component-build-version-arn", arn
+        ).stdout
     )
     assert got["component"]["name"] == "cli-hello"
 
     # The CLI paginates on its own with --page-size: every version comes back.
-    listed = json.loads(aws(endpoint, "imagebuilder", "list-components", "--page-size", "1").stdout)
+    listed = json.loads(
+        aws(endpoint, admin, "imagebuilder", "list-components", "--page-size", "1").stdout
+    )
     assert sorted(c["version"] for c in listed["componentVersionList"]) == [
         "1.0.0",
         "1.0.1",
@@ -86,6 +92,7 @@ def test_component_lifecycle_with_the_aws_cli(endpoint):
 
     duplicate = aws(
         endpoint,
+        admin,
         "imagebuilder",
         "create-component",
         "--name",
@@ -103,6 +110,7 @@ def test_component_lifecycle_with_the_aws_cli(endpoint):
 
     bad = aws(
         endpoint,
+        admin,
         "imagebuilder",
         "get-component",
         "--component-build-version-arn",
@@ -111,8 +119,14 @@ def test_component_lifecycle_with_the_aws_cli(endpoint):
     )
     assert bad.returncode != 0 and "InvalidParameterValueException" in bad.stderr
 
-    aws(endpoint, "imagebuilder", "delete-component", "--component-build-version-arn", arn)
+    aws(endpoint, admin, "imagebuilder", "delete-component", "--component-build-version-arn", arn)
     gone = aws(
-        endpoint, "imagebuilder", "get-component", "--component-build-version-arn", arn, check=False
+        endpoint,
+        admin,
+        "imagebuilder",
+        "get-component",
+        "--component-build-version-arn",
+        arn,
+        check=False,
     )
     assert "ResourceNotFoundException" in gone.stderr

@@ -6,9 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from boto3.session import Session
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from tests.conftest import client_for
 
 EXAMPLE = (Path(__file__).parents[2] / "examples" / "components" / "hello-kiln.yaml").read_text()
 ARN = re.compile(r"^arn:aws:imagebuilder:us-east-1:\d{12}:component/[a-z0-9-_]+/\d+\.\d+\.\d+/\d+$")
@@ -159,15 +160,8 @@ def test_uri_is_refused_clearly_until_the_object_store_exists(store_ib):
     assert "uri" in response["Error"]["Message"] or "s3://bucket" in response["Error"]["Message"]
 
 
-def test_model_validation_errors(endpoint):
-    loose = Session().client(
-        "imagebuilder",
-        region_name="us-east-1",
-        endpoint_url=endpoint,
-        aws_access_key_id="a",
-        aws_secret_access_key="b",
-        config=Config(parameter_validation=False),
-    )
+def test_model_validation_errors(endpoint, admin):
+    loose = client_for(endpoint, admin, config=Config(parameter_validation=False))
     missing = error_of(loose.create_component, name="x", platform="Linux", data=EXAMPLE)
     assert missing["Error"]["Code"] == "InvalidParameterValueException"
     assert "semanticVersion" in missing["Error"]["Message"]

@@ -4,7 +4,33 @@ from __future__ import annotations
 
 from kiln.protocol.model import service_model
 from kiln.services.dispatch import ServiceRegistry
-from kiln.services.imagebuilder import components, tags
+from kiln.services.imagebuilder import (
+    components,
+    container_recipes,
+    distribution,
+    image_recipes,
+    images,
+    infrastructure,
+    lifecycle,
+    pipelines,
+    policies,
+    tags,
+    workflows,
+)
+
+FAMILIES = (
+    components,
+    image_recipes,
+    container_recipes,
+    infrastructure,
+    distribution,
+    pipelines,
+    workflows,
+    lifecycle,
+    images,
+    policies,
+    tags,
+)
 
 ISSUE_CONTROL_PLANE = "planned in issue #5, the complete Image Builder control plane"
 ISSUE_BUILDS = "planned in issue #6, real builds with the workflow engine"
@@ -47,5 +73,5 @@ def _plan(operation: str) -> str:
 def registry() -> ServiceRegistry:
     names = service_model("imagebuilder").operation_names
     return ServiceRegistry.collect(
-        "imagebuilder", names, [components, tags], planned={name: _plan(name) for name in names}
+        "imagebuilder", names, FAMILIES, planned={name: _plan(name) for name in names}
     )

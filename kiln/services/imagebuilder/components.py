@@ -19,9 +19,7 @@ from kiln.services.imagebuilder.errors import (
 from kiln.services.imagebuilder.filters import apply_filters
 from kiln.store import resources
 from kiln.store.schema import ResourceRow
-from kiln.toe.document import component_type
-from kiln.toe.errors import DocumentInvalidError
-from kiln.toe.validate import parse_document
+from kiln.toe import DocumentInvalidError, component_type, parse_document
 
 RESOURCE = "component"
 _FILTERS = {

@@ -81,8 +81,9 @@ class AccessDeniedException(ClientError):
 class NotImplementedByKiln(InvalidRequestException):
     """An operation of the model that Kiln does not serve yet."""
 
-    def __init__(self, operation: str, issue: str) -> None:
+    def __init__(self, operation: str, issue: str, *, code: str | None = None) -> None:
         super().__init__(
             f"Kiln does not implement {operation} yet ({issue}). "
-            "The request was understood and nothing was changed."
+            "The request was understood and nothing was changed.",
+            code=code,
         )

@@ -1,0 +1,101 @@
+"""The resource ARN an API request acts on, for IAM authorisation.
+
+Reads and changes name their resource by an ARN member; creations name the resource they will
+make from `name` (and `semanticVersion`); list calls act on `*`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kiln.core.arn import PARTITION, Arn, imagebuilder_arn
+from kiln.store import iam as iam_store
+
+_ARN_MEMBERS = (
+    "resourceArn",
+    "componentBuildVersionArn",
+    "componentVersionArn",
+    "componentArn",
+    "imageBuildVersionArn",
+    "imageArn",
+    "imageRecipeArn",
+    "containerRecipeArn",
+    "imagePipelineArn",
+    "infrastructureConfigurationArn",
+    "distributionConfigurationArn",
+    "workflowBuildVersionArn",
+    "workflowVersionArn",
+    "lifecyclePolicyArn",
+    "sourceImage",
+)
+_CREATED = {
+    "CreateComponent": "component",
+    "ImportComponent": "component",
+    "CreateImageRecipe": "image-recipe",
+    "CreateContainerRecipe": "container-recipe",
+    "CreateInfrastructureConfiguration": "infrastructure-configuration",
+    "CreateDistributionConfiguration": "distribution-configuration",
+    "CreateImagePipeline": "image-pipeline",
+    "CreateLifecyclePolicy": "lifecycle-policy",
+    "CreateWorkflow": "workflow",
+    "ImportVmImage": "image",
+    "ImportDiskImage": "image",
+}
+_IAM_MEMBERS = (
+    ("UserName", iam_store.USER, "user"),
+    ("RoleName", iam_store.ROLE, "role"),
+    ("InstanceProfileName", iam_store.INSTANCE_PROFILE, "instance-profile"),
+)
+
+
+def request_resource(
+    session: Session,
+    *,
+    service: str,
+    operation: str,
+    params: dict[str, Any],
+    account: str,
+    region: str,
+) -> str:
+    if service == "imagebuilder":
+        return _imagebuilder(operation, params, account=account, region=region)
+    if service == "iam":
+        return _iam(session, params, account=account)
+    if service == "sts" and isinstance(params.get("RoleArn"), str):
+        return str(params["RoleArn"])
+    return "*"
+
+
+def _imagebuilder(operation: str, params: dict[str, Any], *, account: str, region: str) -> str:
+    created = _CREATED.get(operation)
+    if created is not None and isinstance(params.get("name"), str):
+        kind = str(params.get("type", "build")).lower() if created == "workflow" else None
+        return str(
+            imagebuilder_arn(
+                region=region,
+                account=account,
+                resource_type=created,
+                name=params["name"],
+                version=params.get("semanticVersion"),
+                kind=kind,
+            )
+        )
+    for member in _ARN_MEMBERS:
+        value = params.get(member)
+        if isinstance(value, str) and value.startswith("arn:"):
+            return value
+    return "*"
+
+
+def _iam(session: Session, params: dict[str, Any], *, account: str) -> str:
+    if isinstance(params.get("PolicyArn"), str):
+        return str(params["PolicyArn"])
+    for member, kind, node in _IAM_MEMBERS:
+        name = params.get(member)
+        if isinstance(name, str):
+            row = iam_store.entity(session, account=account, kind=kind, name=name)
+            path = row.path if row is not None else "/"
+            return str(Arn(PARTITION, "iam", "", account, f"{node}{path}{name}"))
+    return "*"
