@@ -9,16 +9,21 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kiln.artifacts.containers import ContainerStorage
 from kiln.auth.secretbox import SecretBox
 from kiln.core.clock import utcnow
 from kiln.core.errors import ConfigurationError
 from kiln.core.pagination import PageTokens
 from kiln.core.regions import known_regions
+from kiln.engine.context import EngineConfig
+from kiln.engine.podman_host import PodmanBuildHost
+from kiln.executors.threads import ThreadExecutor
+from kiln.objectstore import ObjectStoreConfig, Resolver
 from kiln.protocol.base import ProtocolHandler
 from kiln.protocol.model import service_model
 from kiln.protocol.query import QueryProtocol
 from kiln.protocol.restjson import RestJsonProtocol
-from kiln.services import imagebuilder
+from kiln.services import iam, imagebuilder, sts
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.iam.bootstrap import NewCredentials, administrator_key, ensure_administrator
 from kiln.settings import Settings
@@ -39,6 +44,13 @@ class Kiln:
         self.tokens = PageTokens(read_or_create_secret(self.data_dir / "pagination.key"))
         self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
         self.regions = known_regions()
+        self.objects = Resolver(
+            ObjectStoreConfig.from_environ(
+                os.environ, data_dir=self.data_dir, region=settings.region
+            )
+        )
+        self.seeded_regions: set[str] = set()
+        self.executor: ThreadExecutor | None = None
         self._created_credentials: NewCredentials | None = None
         self.default_account = self._default_account()
         self.new_credentials: NewCredentials | None = self._created_credentials
@@ -47,7 +59,11 @@ class Kiln:
             "iam": QueryProtocol(service_model("iam")),
             "sts": QueryProtocol(service_model("sts")),
         }
-        self.registries: dict[str, ServiceRegistry] = {"imagebuilder": imagebuilder.registry()}
+        self.registries: dict[str, ServiceRegistry] = {
+            "imagebuilder": imagebuilder.registry(),
+            "iam": iam.registry(),
+            "sts": sts.registry(),
+        }
 
     def _default_account(self) -> str:
         with self.database.transaction() as session:
@@ -87,7 +103,26 @@ class Kiln:
             )
         return found
 
+    def start_builds(self) -> ThreadExecutor:
+        """Start the in-process build executor (it first recovers what a crash left)."""
+        if self.executor is None:
+            settings = self.settings
+            registries = settings.registry_map()
+            host = PodmanBuildHost(
+                ContainerStorage.at(settings.containers_dir or self.data_dir / "containers"),
+                insecure_registries=list(registries.values()),
+            )
+            config = EngineConfig(self.data_dir, registries=registries, registry_tls_verify=False)
+            self.executor = ThreadExecutor(
+                self.database, host, config, workers=settings.build_workers
+            ).start()
+        return self.executor
+
     def close(self) -> None:
+        if self.executor is not None:
+            self.executor.stop()
+            self.executor = None
+        self.objects.close()
         self.database.dispose()
 
 

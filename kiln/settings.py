@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from kiln.core.errors import ConfigurationError
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -27,6 +29,18 @@ SETTINGS = (
     Setting("host", "KILN_HOST", "address the API listens on"),
     Setting("port", "KILN_PORT", "port the API listens on"),
     Setting("region", "KILN_REGION", "the region this server serves by default"),
+    Setting(
+        "containers_dir",
+        "KILN_CONTAINERS_DIR",
+        "podman storage for build instances and images [<data_dir>/containers]",
+    ),
+    Setting(
+        "registries",
+        "KILN_REGISTRIES",
+        "container registry per region: 'us-east-1=127.0.0.1:5000,eu-west-1=...'; a region "
+        "without one gets OCI layouts under <data_dir>/registry",
+    ),
+    Setting("build_workers", "KILN_BUILD_WORKERS", "builds that run at the same time [2]"),
 )
 
 
@@ -37,6 +51,24 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8780
     region: str = "us-east-1"
+    containers_dir: Path | None = None
+    registries: str | None = None
+    build_workers: int = 2
+
+    def registry_map(self) -> dict[str, str]:
+        """KILN_REGISTRIES as {region: host:port}."""
+        found: dict[str, str] = {}
+        for entry in (self.registries or "").split(","):
+            if not entry.strip():
+                continue
+            region, sep, address = entry.partition("=")
+            if not sep or not region.strip() or not address.strip():
+                raise ConfigurationError(
+                    f"KILN_REGISTRIES entry {entry!r} is not region=host:port",
+                    hint="example: KILN_REGISTRIES=us-east-1=127.0.0.1:5000",
+                )
+            found[region.strip()] = address.strip()
+        return found
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -50,6 +82,14 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "data_dir" in values:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
-        if "port" in values:
-            values["port"] = int(values["port"])
+        if "containers_dir" in values:
+            values["containers_dir"] = Path(values["containers_dir"]).expanduser()
+        for number in ("port", "build_workers"):
+            if number in values:
+                try:
+                    values[number] = int(values[number])
+                except ValueError as exc:
+                    raise ConfigurationError(
+                        f"{number} must be a number, not {values[number]!r}"
+                    ) from exc
         return replace(settings, **values)

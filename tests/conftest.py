@@ -106,6 +106,69 @@ def client_for(
     )
 
 
+def sibling_client(client, service: str):
+    """A client of another service on the same endpoint, with the same credentials."""
+    credentials = client._request_signer._credentials
+    return boto3.session.Session().client(
+        service,
+        region_name=client.meta.region_name,
+        endpoint_url=client.meta.endpoint_url,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        aws_session_token=credentials.token,
+    )
+
+
 @pytest.fixture
 def ib(endpoint: str, admin):
     return client_for(endpoint, admin)
+
+
+EC2_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "ec2.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+IMAGEBUILDER_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "imagebuilder.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+BUILD_POLICIES = (
+    "arn:aws:iam::aws:policy/EC2InstanceProfileForImageBuilder",
+    "arn:aws:iam::aws:policy/EC2InstanceProfileForImageBuilderECRContainerBuilds",
+    "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
+)
+
+
+def make_instance_profile(endpoint: str, credentials, name: str, *, policies=BUILD_POLICIES):
+    """The prerequisites page's instance profile: a role trusting EC2 with the managed
+    policies attached, in an instance profile of the same name. Returns the name."""
+    import json
+
+    iam = client_for(endpoint, credentials, "iam")
+    iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(EC2_TRUST))
+    for arn in policies:
+        iam.attach_role_policy(RoleName=name, PolicyArn=arn)
+    iam.create_instance_profile(InstanceProfileName=name)
+    iam.add_role_to_instance_profile(InstanceProfileName=name, RoleName=name)
+    return name
+
+
+def make_execution_role(endpoint: str, credentials, name: str) -> str:
+    """A role Image Builder may assume (pipelines' and lifecycle policies' executionRole)."""
+    import json
+
+    iam = client_for(endpoint, credentials, "iam")
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(IMAGEBUILDER_TRUST))
+    return role["Role"]["Arn"]

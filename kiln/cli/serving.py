@@ -35,6 +35,7 @@ def serve_forever(settings: Settings) -> None:
         flush=True,
     )
     try:
+        kiln.start_builds()
         uvicorn.Server(_config(kiln, settings.host, settings.port)).run()
     finally:
         kiln.close()

@@ -29,6 +29,7 @@ from kiln.iam import AuthorizationRequest, Principal, PrincipalType, evaluate, p
 from kiln.iam.document import PolicyKind
 from kiln.protocol.base import WireRequest
 from kiln.server.resources import request_resource
+from kiln.services.iam.boundaries import principal_boundary
 from kiln.services.iam.identity import identity_policies, principal_for, session_token_matches
 from kiln.services.iam.identity import usable as credential_usable
 from kiln.store import iam as iam_store
@@ -40,7 +41,9 @@ ACCESS_DENIED = {
     "imagebuilder": ("AccessDeniedException", 403),
     "ec2": ("UnauthorizedOperation", 403),
 }
-FREE_ACTIONS = frozenset({"sts:GetCallerIdentity"})
+# GetCallerIdentity needs no permission; AssumeRole is decided by the role's trust policy
+# together with the caller's policies inside the operation itself.
+FREE_ACTIONS = frozenset({"sts:GetCallerIdentity", "sts:AssumeRole"})
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def authorize(
         identity_policies=identity_policies(session, principal),
         resource_policy=resource_policy,
         resource_account=resource_account,
+        permissions_boundary=principal_boundary(session, principal),
     )
     if decision.allowed:
         return

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 
 from botocore.model import OperationModel
+from sqlalchemy.orm import Session
 
 from kiln.app import Kiln
 from kiln.core.clock import utcnow
@@ -23,10 +24,19 @@ from kiln.server.auth import authenticate, authorize
 from kiln.services.context import Caller, RequestContext
 from kiln.services.iam.bootstrap import ensure_service_linked_role
 from kiln.services.imagebuilder.errors import NotImplementedByKiln, ServiceException
+from kiln.services.imagebuilder.managed_components import ensure_managed_components
 
 logger = logging.getLogger(__name__)
 
 _SCOPE = re.compile(r"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")
+
+
+def _seed_region(kiln: Kiln, session: Session, region: str) -> None:
+    """Amazon-managed resources appear in a region the first time it is used."""
+    if region in kiln.seeded_regions:
+        return
+    ensure_managed_components(session, region, utcnow())
+    kiln.seeded_regions.add(region)
 
 
 class UnknownServiceError(ClientError):
@@ -131,7 +141,10 @@ def _call(
             tokens=kiln.tokens,
             operation=operation.name,
             box=kiln.box,
+            objects=kiln.objects,
         )
+        if target.service == "imagebuilder":
+            _seed_region(kiln, session, target.region)
         output = registry.call(ctx, operation, params)
         if target.service == "imagebuilder" and operation.name.startswith(("Create", "Import")):
             ensure_service_linked_role(session, account=ctx.account, now=ctx.now)

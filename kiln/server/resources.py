@@ -72,16 +72,25 @@ def _imagebuilder(operation: str, params: dict[str, Any], *, account: str, regio
     created = _CREATED.get(operation)
     if created is not None and isinstance(params.get("name"), str):
         kind = str(params.get("type", "build")).lower() if created == "workflow" else None
-        return str(
-            imagebuilder_arn(
+        version = params.get("semanticVersion")
+        try:
+            arn = imagebuilder_arn(
                 region=region,
                 account=account,
                 resource_type=created,
                 name=params["name"],
-                version=params.get("semanticVersion"),
+                version=version if isinstance(version, str) else None,
                 kind=kind,
             )
-        )
+        except ValueError:  # a bad version: the service answers for it; authorise on the name
+            arn = imagebuilder_arn(
+                region=region,
+                account=account,
+                resource_type=created,
+                name=params["name"],
+                kind=kind,
+            )
+        return str(arn)
     for member in _ARN_MEMBERS:
         value = params.get(member)
         if isinstance(value, str) and value.startswith("arn:"):
@@ -90,12 +99,14 @@ def _imagebuilder(operation: str, params: dict[str, Any], *, account: str, regio
 
 
 def _iam(session: Session, params: dict[str, Any], *, account: str) -> str:
-    if isinstance(params.get("PolicyArn"), str):
-        return str(params["PolicyArn"])
+    """The user, role or instance profile a call acts on (attach/detach included), else the
+    policy it names, else `*`."""
     for member, kind, node in _IAM_MEMBERS:
         name = params.get(member)
         if isinstance(name, str):
             row = iam_store.entity(session, account=account, kind=kind, name=name)
             path = row.path if row is not None else "/"
             return str(Arn(PARTITION, "iam", "", account, f"{node}{path}{name}"))
+    if isinstance(params.get("PolicyArn"), str):
+        return str(params["PolicyArn"])
     return "*"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from kiln.auth.secretbox import SecretBox
 from kiln.core.pagination import PageTokens
 from kiln.iam import Principal
+from kiln.objectstore import Resolver
 from kiln.store.resources import Scope
 
 
@@ -33,6 +34,7 @@ class RequestContext:
     tokens: PageTokens
     operation: str = ""
     box: SecretBox | None = None
+    objects: Resolver | None = None
 
     @property
     def account(self) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,15 @@ def add_reference(session: Session, scope: Scope, *, source_arn: str, target_arn
             target_arn=target_arn,
         )
     )
+
+
+def replace_references(
+    session: Session, scope: Scope, *, source_arn: str, target_arns: Iterable[str]
+) -> None:
+    """Make `source_arn` use exactly `target_arns`."""
+    session.execute(delete(ReferenceRow).where(ReferenceRow.source_arn == source_arn))
+    for target in target_arns:
+        add_reference(session, scope, source_arn=source_arn, target_arn=target)
 
 
 def referrers(session: Session, target_arn: str) -> list[str]:

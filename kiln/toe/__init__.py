@@ -15,6 +15,7 @@ from kiln.toe.document import (
     Loop,
     Parameter,
     Phase,
+    RunDocument,
     Step,
     component_type,
     shell_script_document,
@@ -25,7 +26,7 @@ from kiln.toe.loader import DocumentLoader, LoadedDocument
 from kiln.toe.local import LocalCommunicator
 from kiln.toe.objectstore import MemoryObjectStore, ObjectStore, ObjectStoreError
 from kiln.toe.results import RunResult
-from kiln.toe.runner import RunDocument, run_documents
+from kiln.toe.runner import run_documents
 from kiln.toe.validate import parse_document
 
 __all__ = [

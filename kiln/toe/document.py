@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from kiln.toe.errors import ToeRunError
+
 DEFAULT_TIMEOUT_SECONDS = 7200
 STANDARD_PHASES = ("build", "validate", "test")
 
@@ -80,19 +82,52 @@ class Document:
         return next((p for p in self.phases if p.name == name), None)
 
 
+@dataclass(frozen=True)
+class RunDocument:
+    """A document to run with its own parameter values (they override the run's)."""
+
+    document: Document
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+
+def resolve_variables(run: RunDocument, parameters: Mapping[str, str]) -> dict[str, str]:
+    """Constants plus parameter values (document defaults < run values < document values).
+
+    Raises ToeRunError naming every parameter that has neither a value nor a default.
+    """
+    document = run.document
+    values = {c.name: c.value for c in document.constants}
+    given = {**parameters, **run.parameters}
+    missing = []
+    for parameter in document.parameters:
+        if parameter.name in given:
+            values[parameter.name] = given[parameter.name]
+        elif parameter.default is not None:
+            values[parameter.name] = parameter.default
+        else:
+            missing.append(parameter.name)
+    if missing:
+        label = document.path or document.name or "document"
+        raise ToeRunError(
+            f"{label}: no value for parameter(s) {', '.join(missing)} (they have no default)"
+        )
+    return values
+
+
 def component_type(document: Document) -> str:
     """Image Builder's component type: TEST iff the only phase is `test`, else BUILD."""
     return "TEST" if document.phase_names == ("test",) else "BUILD"
 
 
-def shell_script_document(script: str, *, name: str) -> str:
-    """ImportComponent format SHELL: the script becomes a one-step ExecuteBash build document."""
+def shell_script_document(script: str, *, name: str, phase: str = "build") -> str:
+    """ImportComponent format SHELL: the script becomes a one-step ExecuteBash document whose
+    only phase is `phase` (build for a BUILD component, test for a TEST one)."""
     data = {
         "name": name,
         "schemaVersion": 1.0,
         "phases": [
             {
-                "name": "build",
+                "name": phase,
                 "steps": [
                     {
                         "name": "RunScript",

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kiln.toe import conditions
+from kiln.toe import conditions, loops
 from kiln.toe.actions import MODULES
 from kiln.toe.actions.assertion import InstanceProbe
 from kiln.toe.actions.context import (
@@ -26,22 +26,14 @@ from kiln.toe.actions.context import (
     ActionFailed,
     RebootRequested,
     StepTimedOut,
-    text_input,
 )
 from kiln.toe.catalog import CATALOG, Shape
 from kiln.toe.communicator import Communicator, CommunicatorError
-from kiln.toe.document import Document, Step
-from kiln.toe.errors import DocumentInvalidError, ToeRunError
-from kiln.toe.expressions import (
-    LoopFrame,
-    Reference,
-    Scope,
-    UnresolvedReferenceError,
-    expand,
-    expand_text,
-)
-from kiln.toe.loader import DocumentLoader, DocumentLoadError, InstanceDocumentLoader
+from kiln.toe.document import Document, RunDocument, Step, resolve_variables
+from kiln.toe.expressions import Reference, Scope, UnresolvedReferenceError, expand
+from kiln.toe.loader import DocumentLoader, InstanceDocumentLoader
 from kiln.toe.logs import RunLog, folder_name
+from kiln.toe.nesting import Including, execute_document
 from kiln.toe.objectstore import ObjectStore
 from kiln.toe.results import (
     FAILED,
@@ -57,18 +49,8 @@ from kiln.toe.results import (
     rollup,
 )
 from kiln.toe.state import RunState
-from kiln.toe.validate import parse_document
 
-MAX_NESTING = 3
 MAX_REBOOTS = 10
-
-
-@dataclass(frozen=True)
-class RunDocument:
-    """A document to run with its own parameter values (they override the run's)."""
-
-    document: Document
-    parameters: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_documents(
@@ -109,27 +91,6 @@ def run_documents(
     state.finish()
     communicator.exec(["rm", "-rf", "--", root], on_output=lambda _c: None, timeout=60)
     return result
-
-
-def resolve_variables(run: RunDocument, parameters: Mapping[str, str]) -> dict[str, str]:
-    """Constants plus parameter values (document defaults < run values < document values)."""
-    document = run.document
-    values = {c.name: c.value for c in document.constants}
-    given = {**parameters, **run.parameters}
-    missing = []
-    for parameter in document.parameters:
-        if parameter.name in given:
-            values[parameter.name] = given[parameter.name]
-        elif parameter.default is not None:
-            values[parameter.name] = parameter.default
-        else:
-            missing.append(parameter.name)
-    if missing:
-        label = document.path or document.name or "document"
-        raise ToeRunError(
-            f"{label}: no value for parameter(s) {', '.join(missing)} (they have no default)"
-        )
-    return values
 
 
 def _safe(text: str) -> str:
@@ -390,7 +351,7 @@ class _Execution:
         self.log.info(f"step {phase}/{step.name} attempt {attempt}")
         deadline = self._deadline(step)
         try:
-            frames = self._frames(step, scope)
+            frames = loops.frames(step, scope)
         except UnresolvedReferenceError as exc:
             raise _Failure(f"loop: {exc}") from exc
         while progress.iteration < len(frames):
@@ -414,14 +375,14 @@ class _Execution:
                 deadline = self._deadline(step)
                 continue
             progress.iteration += 1
-        loop = self._loop_summary(step, frames, progress)
+        loop = loops.summary(step, len(frames), [i for i, _ in progress.failures])
         if progress.failures:
             if step.loop is None:
                 raise _Failure(progress.failures[0][1], loop)
             indices = ", ".join(str(i) for i, _ in progress.failures)
             details = "; ".join(f"[{i}] {m}" for i, m in progress.failures)
             raise _Failure(f"loop iterations {indices} failed: {details}", loop)
-        return progress.inputs, _consolidate(progress.outputs), loop, progress.details
+        return progress.inputs, loops.consolidate(progress.outputs), loop, progress.details
 
     def _reboot(
         self, key: str, step: Step, attempt: int, progress: _Progress, remember: Mapping[str, Any]
@@ -438,30 +399,6 @@ class _Execution:
         except CommunicatorError as exc:
             raise _Failure(f"exit code 194 asks for a reboot, which failed: {exc}") from exc
 
-    def _frames(self, step: Step, scope: Scope) -> list[LoopFrame | None]:
-        loop = step.loop
-        if loop is None:
-            return [None]
-        if loop.kind == "for":
-            stop = loop.end + (1 if loop.update_by > 0 else -1)
-            values = [str(v) for v in range(loop.start, stop, loop.update_by)]
-        elif loop.kind == "list":
-            values = [expand_text(as_text(item), scope) for item in loop.items]
-        else:
-            values = expand_text(loop.text, scope).split(loop.delimiter)
-        return [LoopFrame(loop.name, index, value) for index, value in enumerate(values)]
-
-    def _loop_summary(
-        self, step: Step, frames: Sequence[LoopFrame | None], progress: _Progress
-    ) -> dict[str, Any] | None:
-        if step.loop is None:
-            return None
-        return {
-            "name": step.loop.name,
-            "iterationCount": len(frames),
-            "failedIterations": [i for i, _ in progress.failures],
-        }
-
     def _iteration(
         self, step: Step, ctx: ActionContext, scope: Scope
     ) -> tuple[list[Any], dict[str, Any]]:
@@ -476,7 +413,7 @@ class _Execution:
             items = [expanded if expanded is not None else {}]
         outputs: dict[str, Any] = {}
         for item in items:
-            _merge(outputs, module(ctx, item))
+            loops.merge(outputs, module(ctx, item))
         return items, outputs
 
     def _chain(self, doc: _DocRun, step_name: str, ref: Reference) -> str:
@@ -502,58 +439,22 @@ class _Execution:
     def _nested(
         self, doc: _DocRun, key: str, iteration: int, ctx: ActionContext, inputs: Mapping[str, Any]
     ) -> dict[str, Any]:
-        if self.depth >= MAX_NESTING:
-            ctx.fail(f"documents may nest at most {MAX_NESTING} levels deep")
-        reference = text_input(inputs, "document")
-        try:
-            loaded = self.s.loader.load(
-                reference,
-                base=doc.document.path,
-                communicator=self.s.communicator,
-                scratch=self.s.scratch,
-            )
-        except DocumentLoadError as exc:
-            ctx.fail(str(exc))
-        chain = (*self.ancestry, doc.identity)
-        if loaded.identity in chain:
-            ctx.fail(f"cycle: {' -> '.join((*chain, loaded.identity))}")
-        try:
-            nested = parse_document(loaded.text, platform=doc.document.platform, path=loaded.label)
-            params = {
-                text_input(p, "name"): text_input(p, "value")
-                for p in inputs.get("parameters") or []
-            }
-            run = RunDocument(nested, params)
-            values = resolve_variables(run, {})
-        except (DocumentInvalidError, ToeRunError) as exc:
-            ctx.fail(f"{reference}: {exc}")
-        phases = [p.strip() for p in text_input(inputs, "phases").split(",") if p.strip()]
-        child = _Execution(
-            self.s, folder=self.folder / f"ExecuteDocument_{_safe(key)}_{iteration}",
-            execution_id=f"{self.execution_id}.{_safe(key)}.{iteration}", depth=self.depth + 1,
-            ancestry=chain, prefix=f"{key}#{iteration}/",
+        including = Including(doc.document, doc.identity, self.ancestry, self.depth)
+
+        def spawn(
+            run: RunDocument,
+            values: Mapping[str, str],
+            phases: Sequence[str] | None,
+            ancestry: tuple[str, ...],
+        ) -> RunResult:
+            child = _Execution(
+                self.s, folder=self.folder / f"ExecuteDocument_{_safe(key)}_{iteration}",
+                execution_id=f"{self.execution_id}.{_safe(key)}.{iteration}",
+                depth=self.depth + 1, ancestry=ancestry, prefix=f"{key}#{iteration}/",
+            )  # fmt: skip
+            return child.run([run], [values], phases)
+
+        return execute_document(
+            ctx, inputs, including=including, loader=self.s.loader,
+            communicator=self.s.communicator, scratch=self.s.scratch, spawn=spawn,
         )  # fmt: skip
-        result = child.run([run], [values], phases or None)
-        ctx.details.append(result.detailed())
-        if not result.succeeded:
-            ctx.fail(f"{reference} failed: {result.failure_message}")
-        return {"outputs": [result.summary()]}
-
-
-def _merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
-    for name, value in new.items():
-        if name not in into:
-            into[name] = value
-        elif isinstance(into[name], list) and isinstance(value, list):
-            into[name] = into[name] + value
-        else:
-            separator = "," if name == "files" else "\n"
-            into[name] = f"{as_text(into[name])}{separator}{as_text(value)}"
-
-
-def _consolidate(outputs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Loop iterations' outputs merged per key (stdout values joined with newlines)."""
-    merged: dict[str, Any] = {}
-    for item in outputs:
-        _merge(merged, item)
-    return merged

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiln.toe import conditions
-from kiln.toe.catalog import CATALOG, PLATFORMS, ActionSpec, Shape
+from kiln.toe.catalog import CATALOG, PLATFORMS, ActionSpec
 from kiln.toe.document import (
     DEFAULT_TIMEOUT_SECONDS,
     STANDARD_PHASES,
@@ -25,7 +25,8 @@ from kiln.toe.document import (
     Step,
 )
 from kiln.toe.errors import DocumentInvalidError, Problem
-from kiln.toe.expressions import NAME, TEMPLATE, Reference, references
+from kiln.toe.expressions import NAME, Reference, references
+from kiln.toe.inputs import check_inputs, is_scalar, is_templated, scalar_text
 from kiln.toe.source import Path, Source, load_yaml
 
 TOP_KEYS = ("name", "description", "schemaVersion", "parameters", "constants", "phases")
@@ -39,7 +40,6 @@ PARAM_TYPES = {
 }
 DELIMITERS = frozenset([".", ",", ";", ":", "\n", "\t", "-", "_"]) | {" "}
 _STEP_NAME = re.compile(r"^[^.\s{}\[\]]{1,128}$")
-_PERMISSIONS = re.compile(r"^[0-7]{3,4}$")
 
 
 def parse_document(text: str, *, platform: str = "Linux", path: str | None = None) -> Document:
@@ -51,20 +51,6 @@ def parse_document(text: str, *, platform: str = "Linux", path: str | None = Non
     if validator.problems or document is None:
         raise DocumentInvalidError(validator.problems)
     return document
-
-
-def _templated(value: Any) -> bool:
-    return isinstance(value, str) and TEMPLATE.search(value) is not None
-
-
-def _scalar(value: Any) -> bool:
-    return isinstance(value, str | int | float | bool)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 class _Validator:
@@ -108,8 +94,8 @@ class _Validator:
         return Document(
             schema_version="1.0",
             phases=phases,
-            name=_text(data.get("name") or ""),
-            description=_text(data.get("description") or ""),
+            name=scalar_text(data.get("name") or ""),
+            description=scalar_text(data.get("description") or ""),
             parameters=parameters,
             constants=constants,
             text=text,
@@ -120,7 +106,7 @@ class _Validator:
     def _schema_version(self, data: Mapping[str, Any]) -> None:
         if "schemaVersion" not in data:
             self.fault((), "schemaVersion is required (use 1.0)")
-        elif _text(data["schemaVersion"]) not in ("1.0", "1"):
+        elif scalar_text(data["schemaVersion"]) not in ("1.0", "1"):
             self.fault(
                 ("schemaVersion",),
                 f"unsupported schemaVersion {data['schemaVersion']!r}; only 1.0 exists",
@@ -139,7 +125,7 @@ class _Validator:
                 self.fault(at, "each entry must be a mapping with exactly one key (its name)")
                 continue
             name, body = next(iter(item.items()))
-            name = _text(name)
+            name = scalar_text(name)
             self.names[at] = name
             if not NAME.match(name):
                 self.fault(at, f"name {name!r} must be 3-128 characters of A-Z a-z 0-9 _ -")
@@ -158,7 +144,7 @@ class _Validator:
             self._unknown(body, at, ("type", "default", "description"))
             kind = self._type(body, at, PARAM_TYPES)
             default = body.get("default")
-            if default is not None and not _scalar(default):
+            if default is not None and not is_scalar(default):
                 self.fault((*at, "default"), "must be a scalar value")
             if "description" in body and not isinstance(body["description"], str):
                 self.fault((*at, "description"), "must be a string")
@@ -166,8 +152,8 @@ class _Validator:
                 Parameter(
                     name=name,
                     type=kind,
-                    default=None if default is None else _text(default),
-                    description=_text(body.get("description") or ""),
+                    default=None if default is None else scalar_text(default),
+                    description=scalar_text(body.get("description") or ""),
                 )
             )
         return tuple(result)
@@ -179,16 +165,16 @@ class _Validator:
             kind = self._type(body, at, {"string": "string"})
             if "value" not in body or body["value"] is None:
                 self.fault(at, "a constant needs a 'value'")
-            elif not _scalar(body["value"]):
+            elif not is_scalar(body["value"]):
                 self.fault((*at, "value"), "must be a scalar value")
-            result.append(Constant(name=name, type=kind, value=_text(body.get("value", ""))))
+            result.append(Constant(name=name, type=kind, value=scalar_text(body.get("value", ""))))
         return tuple(result)
 
     def _type(self, body: Mapping[str, Any], at: Path, allowed: Mapping[str, str]) -> str:
         if "type" not in body:
             self.fault(at, "'type' is required")
             return "string"
-        kind = allowed.get(_text(body["type"]).lower())
+        kind = allowed.get(scalar_text(body["type"]).lower())
         if kind is None:
             self.fault(
                 (*at, "type"),
@@ -201,7 +187,7 @@ class _Validator:
         for key in body:
             if key not in allowed:
                 self.fault(
-                    (*at, _text(key)), f"unknown key '{key}' (allowed: {', '.join(allowed)})"
+                    (*at, scalar_text(key)), f"unknown key '{key}' (allowed: {', '.join(allowed)})"
                 )
 
     # -- phases and steps ----------------------------------------------------------------
@@ -264,7 +250,7 @@ class _Validator:
                 self.fault((*at, "name"), f"step name '{name}' is used twice in phase '{phase}'")
         for key in item:
             if key not in STEP_KEYS:
-                self.fault((*at, _text(key)), f"unknown step field '{key}'")
+                self.fault((*at, scalar_text(key)), f"unknown step field '{key}'")
         spec = self._action(item.get("action"), at)
         timeout = self._timeout(item, at, spec)
         on_failure = item.get("onFailure", "Abort")
@@ -281,7 +267,13 @@ class _Validator:
             for sub, message in conditions.check(condition, allow_actions=True):
                 self.fault((*at, "if", *sub), message)
         if spec is not None:
-            self._inputs(spec, item.get("inputs"), (*at, "inputs"), "inputs" in item)
+            check_inputs(
+                spec,
+                item.get("inputs"),
+                at=(*at, "inputs"),
+                present="inputs" in item,
+                fault=self.fault,
+            )
         self._references(item, at, phase, loop)
         if name is None or spec is None:
             return None
@@ -290,7 +282,7 @@ class _Validator:
             action=spec.name,
             inputs=item.get("inputs"),
             timeout_seconds=timeout,
-            on_failure=_text(on_failure),
+            on_failure=scalar_text(on_failure),
             max_attempts=attempts if isinstance(attempts, int) else 1,
             loop=loop,
             condition=condition if isinstance(condition, Mapping) else None,
@@ -303,9 +295,9 @@ class _Validator:
         if action is None:
             self.fault(at, "a step needs an 'action'")
             return None
-        spec = CATALOG.get(_text(action))
+        spec = CATALOG.get(scalar_text(action))
         if spec is None:
-            close = difflib.get_close_matches(_text(action), list(CATALOG), n=1)
+            close = difflib.get_close_matches(scalar_text(action), list(CATALOG), n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else ""
             self.fault((*at, "action"), f"unknown action '{action}'{hint}")
             return None
@@ -400,7 +392,7 @@ class _Validator:
                 self.fault(at, "'forEach' needs a non-empty list")
                 return None
             for index, item in enumerate(value):
-                if not _scalar(item):
+                if not is_scalar(item):
                     self.fault((*at, index), "each forEach item must be a scalar")
             return Loop(kind="list", name=name, items=tuple(value))
         if not isinstance(value, Mapping):
@@ -412,95 +404,13 @@ class _Validator:
             self.fault(at, "'forEach' needs 'list': a delimited string")
             return None
         delimiter = value.get("delimiter", ",")
-        if _templated(delimiter):
+        if is_templated(delimiter):
             self.fault((*at, "delimiter"), "chaining is not allowed in the delimiter")
         elif not isinstance(delimiter, str) or delimiter not in DELIMITERS:
             self.fault(
                 (*at, "delimiter"), "must be one character of . , ; : - _ space, newline or tab"
             )
-        return Loop(kind="split", name=name, text=text, delimiter=_text(delimiter))
-
-    # -- module inputs -------------------------------------------------------------------
-
-    def _inputs(self, spec: ActionSpec, value: Any, at: Path, present: bool) -> None:
-        if spec.shape is Shape.CONDITION:
-            if not present:
-                self.fault(at, "Assert needs a condition as its inputs")
-                return
-            for sub, message in conditions.check(value, allow_actions=False):
-                self.fault((*at, *sub), message)
-        elif spec.shape is Shape.OPTIONAL_MAP and value is None:
-            return
-        elif spec.shape is Shape.LIST:
-            if not isinstance(value, list) or not value:
-                self.fault(at, f"{spec.name} takes a non-empty list of input objects")
-                return
-            for index, item in enumerate(value):
-                self._fields(spec, item, (*at, index))
-        else:
-            self._fields(spec, value, at)
-
-    def _fields(self, spec: ActionSpec, item: Any, at: Path) -> None:
-        if not isinstance(item, Mapping):
-            self.fault(at, f"{spec.name} inputs must be a mapping of fields")
-            return
-        for key in item:
-            if key not in spec.fields:
-                self.fault((*at, _text(key)), f"unknown input '{key}' for {spec.name}")
-        for key in spec.required:
-            if item.get(key) in (None, "", []):
-                self.fault(at, f"{spec.name} requires '{key}'")
-        for key, value in item.items():
-            if key in spec.fields and value is not None:
-                self._field(spec, _text(key), value, (*at, _text(key)))
-        if spec.name == "ExecutePowerShell" and ("commands" in item) == ("file" in item):
-            self.fault(at, "ExecutePowerShell takes either 'commands' or 'file'")
-        if spec.name == "WebDownload" and ("checksum" in item) != ("algorithm" in item):
-            self.fault(at, "'checksum' and 'algorithm' go together")
-
-    def _field(self, spec: ActionSpec, key: str, value: Any, at: Path) -> None:
-        if key in spec.lists:
-            if not isinstance(value, list):
-                self.fault(at, "must be a list")
-            elif key == "parameters":
-                for index, entry in enumerate(value):
-                    if not isinstance(entry, Mapping) or set(entry) != {"name", "value"}:
-                        self.fault(
-                            (*at, index), "each parameter is a mapping of 'name' and 'value'"
-                        )
-            elif not all(_scalar(v) for v in value):
-                self.fault(at, "must be a list of strings")
-            return
-        if key == "properties" or not _scalar(value):
-            if key != "properties":
-                self.fault(at, "must be a scalar value")
-            return
-        if _templated(value):
-            return
-        text = _text(value)
-        if key in spec.booleans and text.lower() not in ("true", "false"):
-            self.fault(at, "must be true or false")
-        if (
-            key in spec.enums
-            and text not in spec.enums[key]
-            and text.lower() not in spec.enums[key]
-        ):
-            self.fault(
-                at, f"unsupported value {text!r} (allowed: {', '.join(sorted(spec.enums[key]))})"
-            )
-        if key == "permissions" and (not isinstance(value, str) or not _PERMISSIONS.match(text)):
-            self.fault(at, "must be a quoted octal string such as '0755'")
-        if key == "delaySeconds" and (not isinstance(value, int) or value < 0):
-            self.fault(at, "must be a non-negative integer")
-        if (
-            spec.name == "WebDownload"
-            and key == "source"
-            and not text.startswith(("http://", "https://"))
-        ):
-            self.fault(at, "must be an http:// or https:// URL")
-        s3_field = {"S3Download": "source", "S3Upload": "destination"}.get(spec.name)
-        if key == s3_field and not text.startswith("s3://"):
-            self.fault(at, "must be an s3://bucket/key URL")
+        return Loop(kind="split", name=name, text=text, delimiter=scalar_text(delimiter))
 
     # -- references ----------------------------------------------------------------------
 

@@ -148,16 +148,41 @@ def test_invalid_document_is_refused_with_its_place(store_ib):
     assert store_ib.list_components()["componentVersionList"] == []
 
 
-def test_uri_is_refused_clearly_until_the_object_store_exists(store_ib):
-    response = error_of(
-        store_ib.create_component,
+def test_document_from_the_object_store(store_ib, store_kiln):
+    store = store_kiln.objects.for_bucket("component-docs")
+    store.create_bucket("component-docs")
+    store.put_object("component-docs", "hello/doc.yaml", EXAMPLE.encode())
+    created = store_ib.create_component(
         name="uri-doc",
         semanticVersion="1.0.0",
         platform="Linux",
-        uri="s3://bucket/doc.yaml",
+        uri="s3://component-docs/hello/doc.yaml",
     )
-    assert response["Error"]["Code"] == "InvalidParameterValueException"
-    assert "uri" in response["Error"]["Message"] or "s3://bucket" in response["Error"]["Message"]
+    got = store_ib.get_component(componentBuildVersionArn=created["componentBuildVersionArn"])
+    assert got["component"]["data"] == EXAMPLE
+    for uri, fault in (
+        ("s3://component-docs/missing.yaml", "cannot be read"),
+        ("s3://no-such-bucket/doc.yaml", "cannot be read"),
+        ("https://example.com/doc.yaml", "cannot be read"),
+    ):
+        response = error_of(
+            store_ib.create_component,
+            name="uri-doc",
+            semanticVersion="2.0.0",
+            platform="Linux",
+            uri=uri,
+        )
+        assert response["Error"]["Code"] == "InvalidParameterValueException"
+        assert fault in response["Error"]["Message"], response["Error"]["Message"]
+    both = error_of(
+        store_ib.create_component,
+        name="uri-doc",
+        semanticVersion="3.0.0",
+        platform="Linux",
+        uri="s3://component-docs/hello/doc.yaml",
+        data=EXAMPLE,
+    )
+    assert both["Error"]["Code"] == "InvalidParameterCombinationException"
 
 
 def test_model_validation_errors(endpoint, admin):
@@ -192,10 +217,12 @@ def test_unknown_arn_is_not_found(ib):
 
 def test_unimplemented_operations_say_so(ib):
     response = error_of(
-        ib.create_image,
-        infrastructureConfigurationArn="arn:aws:imagebuilder:us-east-1:123456789012:"
-        "infrastructure-configuration/x",
-        imageRecipeArn="arn:aws:imagebuilder:us-east-1:123456789012:image-recipe/x/1.0.0",
+        ib.import_vm_image,
+        name="imported",
+        semanticVersion="1.0.0",
+        platform="Linux",
+        vmImportTaskId="import-ami-0123456789abcdef0",
     )
     assert response["Error"]["Code"] == "InvalidRequestException"
-    assert "Kiln does not implement CreateImage yet" in response["Error"]["Message"]
+    assert "Kiln does not implement ImportVmImage yet" in response["Error"]["Message"]
+    assert "issue #7" in response["Error"]["Message"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from kiln.protocol.model import service_model
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.imagebuilder import (
+    builds,
+    component_imports,
     components,
     container_recipes,
     distribution,
@@ -20,6 +22,7 @@ from kiln.services.imagebuilder import (
 
 FAMILIES = (
     components,
+    component_imports,
     image_recipes,
     container_recipes,
     infrastructure,
@@ -29,6 +32,7 @@ FAMILIES = (
     lifecycle,
     images,
     policies,
+    builds,
     tags,
 )
 
@@ -36,7 +40,6 @@ ISSUE_CONTROL_PLANE = "planned in issue #5, the complete Image Builder control p
 ISSUE_BUILDS = "planned in issue #6, real builds with the workflow engine"
 ISSUE_VM = "planned in issue #7, VM image builds"
 ISSUE_DISTRIBUTION = "planned in issue #8, distribution across regions and accounts"
-ISSUE_TOE = "planned in issue #4, the component language and its runner"
 
 _BUILD_OPERATIONS = {
     "CreateImage",
@@ -55,7 +58,6 @@ _BUILD_OPERATIONS = {
 }
 _VM_OPERATIONS = {"ImportVmImage", "ImportDiskImage"}
 _DISTRIBUTION_OPERATIONS = {"DistributeImage"}
-_TOE_OPERATIONS = {"ImportComponent"}
 
 
 def _plan(operation: str) -> str:
@@ -63,7 +65,6 @@ def _plan(operation: str) -> str:
         (_BUILD_OPERATIONS, ISSUE_BUILDS),
         (_VM_OPERATIONS, ISSUE_VM),
         (_DISTRIBUTION_OPERATIONS, ISSUE_DISTRIBUTION),
-        (_TOE_OPERATIONS, ISSUE_TOE),
     ):
         if operation in names:
             return issue

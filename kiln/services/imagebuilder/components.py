@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from kiln.core.arn import imagebuilder_arn
@@ -17,9 +18,10 @@ from kiln.services.imagebuilder.errors import (
     ResourceDependencyException,
 )
 from kiln.services.imagebuilder.filters import apply_filters
+from kiln.services.imagebuilder.uris import read_document_uri
 from kiln.store import resources
 from kiln.store.schema import ResourceRow
-from kiln.toe import DocumentInvalidError, component_type, parse_document
+from kiln.toe import Document, DocumentInvalidError, component_type, parse_document
 
 RESOURCE = "component"
 _FILTERS = {
@@ -33,7 +35,7 @@ _FILTERS = {
 
 
 def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    data = _document_text(params)
+    data = _document_text(ctx, params)
     version = _version(params["semanticVersion"])
     document = _parse(data, params["platform"])
     version_arn = imagebuilder_arn(
@@ -56,24 +58,20 @@ def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         )
     build = resources.next_build(ctx.session, str(version_arn))
     arn = version_arn.with_version(str(version), build)
-    body = {
-        "arn": str(arn),
-        "name": params["name"],
-        "version": str(version),
-        "description": params.get("description"),
-        "changeDescription": params.get("changeDescription"),
-        "type": component_type(document),
-        "platform": params["platform"],
-        "supportedOsVersions": params.get("supportedOsVersions"),
-        "state": {"status": "ACTIVE"},
-        "parameters": [_parameter_detail(p) for p in document.parameters] or None,
-        "owner": ctx.account,
-        "data": data,
-        "kmsKeyId": params.get("kmsKeyId"),
-        "encrypted": True,
-        "dateCreated": aws_datetime(ctx.now),
-        "obfuscate": False,
-    }
+    body = component_body(
+        arn=str(arn),
+        name=params["name"],
+        version=str(version),
+        document=document,
+        data=data,
+        platform=params["platform"],
+        owner=ctx.account,
+        now=ctx.now,
+        description=params.get("description"),
+        change_description=params.get("changeDescription"),
+        supported_os_versions=params.get("supportedOsVersions"),
+        kms_key_id=params.get("kmsKeyId"),
+    )
     row = resources.add(
         ctx.session,
         ctx.scope,
@@ -81,7 +79,7 @@ def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         arn=str(arn),
         name=params["name"],
         arn_name=arn.name,
-        body=_compact(body),
+        body=body,
         tags=params.get("tags") or {},
         now=ctx.now,
         version=version,
@@ -92,6 +90,44 @@ def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         "componentBuildVersionArn": str(arn),
         "latestVersionReferences": versions.latest_version_references(row),
     }
+
+
+def component_body(
+    *,
+    arn: str,
+    name: str,
+    version: str,
+    document: Document,
+    data: str,
+    platform: str,
+    owner: str,
+    now: dt.datetime,
+    description: str | None = None,
+    change_description: str | None = None,
+    supported_os_versions: list[str] | None = None,
+    kms_key_id: str | None = None,
+) -> dict[str, Any]:
+    """The Component shape Kiln stores for a component version (GetComponent returns it)."""
+    return _compact(
+        {
+            "arn": arn,
+            "name": name,
+            "version": version,
+            "description": description,
+            "changeDescription": change_description,
+            "type": component_type(document),
+            "platform": platform,
+            "supportedOsVersions": supported_os_versions,
+            "state": {"status": "ACTIVE"},
+            "parameters": [_parameter_detail(p) for p in document.parameters] or None,
+            "owner": owner,
+            "data": data,
+            "kmsKeyId": kms_key_id,
+            "encrypted": True,
+            "dateCreated": aws_datetime(now),
+            "obfuscate": False,
+        }
+    )
 
 
 def get_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +146,7 @@ def component_view(row: ResourceRow) -> dict[str, Any]:
 def list_components(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     rows = versions.rows_for_owner(ctx, RESOURCE, params.get("owner"))
     bodies = apply_filters(
-        [row.body for row in _latest_builds(rows)], params.get("filters"), _FILTERS
+        [row.body for row in versions.latest_builds(rows)], params.get("filters"), _FILTERS
     )
     if params.get("byName"):
         names = {f["values"][0] for f in params.get("filters") or [] if f.get("name") == "name"}
@@ -167,17 +203,14 @@ def delete_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     return {"componentBuildVersionArn": row.arn}
 
 
-def _document_text(params: dict[str, Any]) -> str:
+def _document_text(ctx: RequestContext, params: dict[str, Any]) -> str:
     data, uri = params.get("data"), params.get("uri")
     if data and uri:
         raise InvalidParameterCombinationException(
             "You can specify either 'data' or 'uri' for a component, not both."
         )
     if uri:
-        raise InvalidParameterValueException(
-            f"The component document at '{uri}' cannot be read: Kiln's object store is not "
-            "available yet. Pass the document inline with 'data'."
-        )
+        return read_document_uri(ctx, str(uri), member="uri")
     if not data:
         raise InvalidParameterValueException(
             "A component needs a document: specify 'data' (inline YAML) or 'uri'."
@@ -206,16 +239,6 @@ def _parameter_detail(parameter: Any) -> dict[str, Any]:
     if parameter.description:
         detail["description"] = parameter.description
     return detail
-
-
-def _latest_builds(rows: list[ResourceRow]) -> list[ResourceRow]:
-    """One row per (owner, name, version): its highest build."""
-    best: dict[tuple[str, str, str | None], ResourceRow] = {}
-    for row in rows:
-        key = (row.owner, row.arn_name, row.version)
-        if key not in best or (row.build or 0) > (best[key].build or 0):
-            best[key] = row
-    return sorted(best.values(), key=lambda r: (r.arn_name, versions.version_of(r)))
 
 
 def _version_entry(body: dict[str, Any]) -> dict[str, Any]:

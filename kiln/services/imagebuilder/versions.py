@@ -60,12 +60,29 @@ def find(ctx: RequestContext, arn: ImageBuilderArn) -> ResourceRow | None:
 
 
 def latest(rows: list[ResourceRow], selector: VersionSelector) -> ResourceRow | None:
-    """Highest matching version, then highest build."""
-    return selector.latest((version_of(row), row) for row in sorted(rows, key=_build_key))
+    """Highest matching version, then highest build (the first of equal versions wins, so the
+    rows go in newest build first)."""
+    newest_first = sorted(rows, key=_build_key, reverse=True)
+    return selector.latest((version_of(row), row) for row in newest_first)
 
 
 def _build_key(row: ResourceRow) -> int:
     return row.build or 0
+
+
+def latest_builds(rows: list[ResourceRow]) -> list[ResourceRow]:
+    """One row per version (owner, workflow kind, name, version): its highest build, sorted."""
+    best: dict[tuple[str, str, str, str | None], ResourceRow] = {}
+    for row in rows:
+        key = (row.owner, _kind(row), row.arn_name, row.version)
+        if key not in best or (row.build or 0) > (best[key].build or 0):
+            best[key] = row
+    return sorted(best.values(), key=lambda r: (r.owner, r.arn_name, _kind(r), version_of(r)))
+
+
+def _kind(row: ResourceRow) -> str:
+    """Workflows of different types may share a name; other resources have one kind."""
+    return str(row.body.get("type", "")) if row.resource_type == "workflow" else ""
 
 
 def version_of(row: ResourceRow) -> Version:

@@ -24,7 +24,7 @@ ACCOUNT = "123456789012"
 
 def test_catalog_names_arns_and_paths():
     by_name = {p.name: p for p in managed_policies()}
-    assert len(by_name) == 8
+    assert len(by_name) == 9  # the eight Image Builder policies and AdministratorAccess
     slr = by_name["AWSServiceRoleForImageBuilder"]
     assert slr.arn == "arn:aws:iam::aws:policy/aws-service-role/AWSServiceRoleForImageBuilder"
     assert slr.path == "/aws-service-role/"

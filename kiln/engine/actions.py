@@ -1,0 +1,337 @@
+"""Step actions as a registry: what each workflow step action does, and how it rolls back.
+
+    LaunchInstance, ExecuteComponents, CreateImage, TerminateInstance, WaitForAction,
+    BootstrapInstanceForContainer, CollectImageMetadata, SanitizeInstance, RunCommand,
+    DistributeImage
+
+An action takes the step's resolved inputs and returns its outputs; it raises a BuildError
+to fail the step. WaitForAction is handled by the runner (it parks the execution).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kiln.core.errors import BuildError
+from kiln.engine import container, prerequisites
+from kiln.engine.context import BuildRun
+from kiln.engine.host import PublishTarget
+from kiln.engine.ledger import LedgerKind
+from kiln.instances.base import Instance
+from kiln.objectstore import ObjectStoreError
+from kiln.store.engine_schema import ImagePackageRow
+from kiln.toe import Communicator, RunDocument, parse_document, run_documents
+
+logger = logging.getLogger(__name__)
+
+VM_NOT_YET = "VM builds arrive with issue #7: Kiln builds container recipes for now."
+SANITIZE = (
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/* /var/tmp/* 2>/dev/null; "
+    "if [ -f /etc/machine-id ]; then : > /etc/machine-id; fi; true"
+)
+PACKAGES = ["dpkg-query", "--show", "--showformat", "${Package}\\t${Version}\\t${Architecture}\\n"]
+COMMAND_TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class StepRun:
+    run: BuildRun
+    workflow_type: str
+    step_name: str
+    execution_id: str
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run.log_root / f"{self.workflow_type.lower()}-{self.step_name}"
+
+
+Run = Callable[[StepRun, Mapping[str, Any]], dict[str, Any]]
+Rollback = Callable[[StepRun, Mapping[str, Any], Mapping[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class ActionHandler:
+    run: Run
+    rollback: Rollback | None = None
+
+
+def _instance(step: StepRun, inputs: Mapping[str, Any]) -> Instance:
+    instance_id = str(inputs.get("instanceId") or "")
+    instance = step.run.host.attach(instance_id) if instance_id else None
+    if instance is None:
+        raise BuildError(f"instance '{instance_id}' is not running")
+    return instance
+
+
+def _shell(instance: Instance, script: str, *, log: Path, timeout: float = COMMAND_TIMEOUT) -> str:
+    chunks: list[bytes] = []
+    outcome = instance.communicator.exec(
+        ["/bin/sh", "-c", script], on_output=chunks.append, timeout=timeout
+    )
+    text = b"".join(chunks).decode("utf-8", "replace")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write(f"$ {script}\n{text}\n")
+    if outcome.timed_out or outcome.exit_code != 0:
+        raise BuildError(f"`{script[:120]}` exited with {outcome.exit_code}: {text[-500:]}")
+    return text
+
+
+# -- LaunchInstance ----------------------------------------------------------------------------
+
+
+def launch_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    run = step.run
+    image = inputs.get("imageIdOverride")
+    if not image:
+        if step.workflow_type == "TEST":
+            image = run.output_image if run.plan.is_container else None
+        elif run.plan.is_container:
+            parent = container.from_image(
+                container.rendered_dockerfile(run.plan.dockerfile_template, run.plan.parent_image)
+            )
+            image = run.host.resolve_parent(parent)
+    if not image:
+        raise BuildError(VM_NOT_YET)
+    types = list(inputs.get("instanceTypesOverride") or run.plan.instance_types or ["t3.micro"])
+    run.record(LedgerKind.CONTAINER, run.selector)
+    instance = run.host.launch(image=str(image), instance_type=types[0], labels=run.labels)
+    outcome = instance.communicator.exec(["true"], on_output=lambda _c: None, timeout=120)
+    if outcome.exit_code != 0:
+        raise BuildError(f"instance {instance.id} does not answer (waitFor {inputs['waitFor']})")
+    return {"instanceId": instance.id, "instanceType": types[0]}
+
+
+def terminate_on_rollback(
+    step: StepRun, _inputs: Mapping[str, Any], outputs: Mapping[str, Any]
+) -> None:
+    instance_id = outputs.get("instanceId")
+    if not instance_id:
+        step.run.host.remove_instances(step.run.selector)
+        return
+    if not step.run.plan.terminate_on_failure:
+        step.run.notes.append(
+            f"The build instance {instance_id} was kept (terminateInstanceOnFailure is false); "
+            f"open a shell in it with: {step.run.host.shell_hint(str(instance_id))}"
+        )
+        return
+    instance = step.run.host.attach(str(instance_id))
+    if instance is not None:
+        instance.terminate()
+
+
+# -- ExecuteComponents / CreateImage -------------------------------------------------------------
+
+
+def _documents(step: StepRun, phases: tuple[str, ...]) -> list[RunDocument]:
+    documents = []
+    for component in step.run.plan.components:
+        try:
+            document = parse_document(component.data, platform=step.run.plan.platform)
+        except BuildError:
+            raise
+        except Exception as exc:
+            raise BuildError(f"component '{component.arn}' cannot be read: {exc}") from exc
+        if any(phase.name in phases for phase in document.phases):
+            documents.append(RunDocument(document, component.parameters))
+    return documents
+
+
+def _run_components(step: StepRun, comm: Communicator, phases: tuple[str, ...]) -> dict[str, Any]:
+    documents = _documents(step, phases)
+    if not documents:
+        return {"runCommandId": str(uuid.uuid4()), "status": "Success", "output": ""}
+    result = run_documents(
+        documents,
+        communicator=comm,
+        log_dir=step.log_dir,
+        phases=list(phases),
+        execution_id=str(uuid.uuid4()),
+    )
+    ship_logs(step, Path(str(result.log_url)))
+    if not result.succeeded:
+        raise BuildError(
+            f"components failed in phase {'/'.join(phases)}: {result.failure_message} "
+            f"(logs: {result.log_url})"
+        )
+    return {
+        "runCommandId": result.execution_id,
+        "status": "Success",
+        "output": str(result.log_url),
+    }
+
+
+def ship_logs(step: StepRun, folder: Path) -> None:
+    """Upload a component run's log folder to `logging.s3Logs`, object by object, each one
+    authorised for the instance profile role (s3:PutObject on the object ARN)."""
+    run = step.run
+    bucket = run.plan.log_bucket
+    if not bucket or run.config.objects is None or not folder.is_dir():
+        return
+    prefix = "/".join(
+        part.strip("/")
+        for part in (
+            run.plan.log_prefix,
+            run.name,
+            run.version,
+            str(run.build_number),
+            f"{step.workflow_type.lower()}-{step.step_name}",
+            folder.name,
+        )
+        if part.strip("/")
+    )
+    store = run.config.objects.for_bucket(bucket)
+    with run.database.transaction() as session:
+        role = prerequisites.instance_role(
+            session, account=run.account, profile_name=run.plan.instance_profile
+        )
+        files = sorted(p for p in folder.rglob("*") if p.is_file())
+        for path in files:
+            denied = prerequisites.may_put_log(
+                session, role, bucket=bucket, key=f"{prefix}/{path.relative_to(folder)}"
+            )
+            if denied:
+                raise BuildError(denied)
+    try:
+        if not store.bucket_exists(bucket):
+            store.create_bucket(bucket)
+        for path in files:
+            with path.open("rb") as handle:
+                store.put_object(bucket, f"{prefix}/{path.relative_to(folder)}", handle)
+    except ObjectStoreError as exc:
+        raise BuildError(
+            f"build logs could not be uploaded to s3://{bucket}/{prefix}: {exc}"
+        ) from exc
+
+
+def execute_components(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    instance = _instance(step, inputs)
+    run = step.run
+    if step.workflow_type == "TEST":
+        return _run_components(step, instance.communicator, ("test",))
+    if not run.plan.is_container:
+        return _run_components(step, instance.communicator, ("build", "validate"))
+    outputs: dict[str, Any] = {}
+
+    def components(comm: Communicator) -> None:
+        outputs.update(_run_components(step, comm, ("build", "validate")))
+
+    plan = run.plan
+    instructions = container.rendered_dockerfile(plan.dockerfile_template, plan.parent_image)
+    changes = container.apply_dockerfile(
+        instructions, instance, run_components=components, log=step.log_dir / "dockerfile.log"
+    )
+    run.record(LedgerKind.IMAGE, run.output_image)
+    run.host.commit(instance.id, image=run.output_image, changes=changes)
+    return {**outputs, "status": "Success", "imageId": run.output_image}
+
+
+def create_image(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if not step.run.plan.is_container:
+        raise BuildError(VM_NOT_YET)
+    instance = _instance(step, inputs)
+    step.run.record(LedgerKind.IMAGE, step.run.output_image)
+    step.run.host.commit(instance.id, image=step.run.output_image, changes=())
+    return {"imageId": step.run.output_image}
+
+
+def terminate_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    instance = step.run.host.attach(str(inputs.get("instanceId") or ""))
+    if instance is not None:
+        instance.terminate()
+    return {}
+
+
+# -- instance chores ----------------------------------------------------------------------------
+
+
+def bootstrap_for_container(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """AWS installs Docker on the build host; a Kiln build instance is the container itself."""
+    instance = _instance(step, inputs)
+    text = _shell(instance, "true", log=step.log_dir / "bootstrap.log")
+    return {"runCommandId": str(uuid.uuid4()), "status": "Success", "output": text}
+
+
+def collect_image_metadata(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    instance = _instance(step, inputs)
+    log = step.log_dir / "inventory.log"
+    listing = _shell(instance, " ".join(f"'{a}'" for a in PACKAGES), log=log)
+    packages = [
+        {"packageName": name, "packageVersion": version}
+        for name, version, *_ in (line.split("\t") for line in listing.splitlines() if line)
+    ]
+    release = _shell(instance, '. /etc/os-release && echo "$PRETTY_NAME"', log=log).strip()
+    with step.run.database.transaction() as session:
+        _store_packages(session, step.run.image_arn, packages)
+    return {"osVersion": release, "associationId": ""}
+
+
+def _store_packages(session: Session, image_arn: str, packages: list[dict[str, str]]) -> None:
+    row = session.get(ImagePackageRow, image_arn)
+    if row is None:
+        session.add(ImagePackageRow(image_arn=image_arn, packages=packages))
+    else:
+        row.packages = packages
+
+
+def sanitize_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    instance = _instance(step, inputs)
+    text = _shell(instance, SANITIZE, log=step.log_dir / "sanitize.log")
+    return {"runCommandId": str(uuid.uuid4()), "status": "Success", "output": text}
+
+
+def run_command(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if inputs["documentName"] not in ("AWS-RunShellScript", "AWS-RunShellScript:$DEFAULT"):
+        raise BuildError(
+            f"RunCommand document '{inputs['documentName']}' is not available; "
+            "Kiln runs AWS-RunShellScript"
+        )
+    instance = _instance(step, inputs)
+    parameters = inputs.get("parameters") or {}
+    output = [
+        _shell(instance, str(command), log=step.log_dir / "run-command.log")
+        for command in parameters.get("commands") or []
+    ]
+    return {"runCommandId": str(uuid.uuid4()), "status": "Success", "output": output}
+
+
+# -- DistributeImage ------------------------------------------------------------------------------
+
+
+def distribute_image(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+    run = step.run
+    if not run.plan.is_container:
+        raise BuildError(VM_NOT_YET)
+    distributed = []
+    for target in run.plan.container_targets:
+        registry = run.config.registries.get(target.region)
+        publish = PublishTarget(
+            repository=target.repository,
+            tags=target.tags or (f"{run.version}-{run.build_number}",),
+            registry=registry,
+            layout_root=None if registry else run.config.data_dir / "registry",
+            tls_verify=run.config.registry_tls_verify,
+        )
+        uris = run.host.publish(run.output_image, publish)
+        distributed.append({"region": target.region, "imageUris": uris})
+    return {"distributedImages": distributed}
+
+
+HANDLERS: Mapping[str, ActionHandler] = {
+    "LaunchInstance": ActionHandler(launch_instance, terminate_on_rollback),
+    "ExecuteComponents": ActionHandler(execute_components),
+    "CreateImage": ActionHandler(create_image),
+    "TerminateInstance": ActionHandler(terminate_instance),
+    "BootstrapInstanceForContainer": ActionHandler(bootstrap_for_container),
+    "CollectImageMetadata": ActionHandler(collect_image_metadata),
+    "SanitizeInstance": ActionHandler(sanitize_instance),
+    "RunCommand": ActionHandler(run_command),
+    "DistributeImage": ActionHandler(distribute_image),
+}

@@ -1,0 +1,130 @@
+"""Named configuration resources: one row per name, ARN `.../TYPE/NAME` with no version
+(infrastructure and distribution configurations). Names are unique per account and region;
+an update replaces the configuration but keeps arn, name, dateCreated and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kiln.core.arn import ArnError, imagebuilder_arn, parse_imagebuilder_arn
+from kiln.core.clock import aws_datetime
+from kiln.services.context import RequestContext
+from kiln.services.imagebuilder.errors import (
+    InvalidParameterValueException,
+    ResourceAlreadyExistsException,
+    ResourceDependencyException,
+    ResourceNotFoundException,
+)
+from kiln.services.imagebuilder.filters import Extractor, apply_filters
+from kiln.store import resources
+from kiln.store.schema import ResourceRow
+
+NOUNS = {
+    "infrastructure-configuration": "infrastructure configuration",
+    "distribution-configuration": "distribution configuration",
+}
+
+
+def create_named(
+    ctx: RequestContext,
+    resource_type: str,
+    *,
+    name: str,
+    body: dict[str, Any],
+    tags: Mapping[str, str] | None,
+) -> ResourceRow:
+    arn = imagebuilder_arn(
+        region=ctx.region, account=ctx.account, resource_type=resource_type, name=name
+    )
+    if resources.by_arn(ctx.session, str(arn)) is not None:
+        raise ResourceAlreadyExistsException(f"The {NOUNS[resource_type]} '{arn}' already exists.")
+    full = {"arn": str(arn), "name": name, **body, "dateCreated": aws_datetime(ctx.now)}
+    return resources.add(
+        ctx.session,
+        ctx.scope,
+        resource_type=resource_type,
+        arn=str(arn),
+        name=name,
+        arn_name=arn.name,
+        body=compact(full),
+        tags=dict(tags or {}),
+        now=ctx.now,
+    )
+
+
+def find_named(ctx: RequestContext, resource_type: str, text: str, *, member: str) -> ResourceRow:
+    """The caller's resource an ARN names; ResourceNotFoundException otherwise."""
+    try:
+        parse_imagebuilder_arn(text, resource_type=resource_type)
+    except ArnError as exc:
+        raise InvalidParameterValueException(
+            f"The value supplied for parameter '{member}' is not valid. {exc}"
+        ) from exc
+    row = resources.by_arn(ctx.session, text)
+    if row is None or row.account != ctx.account or row.region != ctx.region:
+        raise ResourceNotFoundException(f"The {NOUNS[resource_type]} '{text}' does not exist.")
+    return row
+
+
+def replace_named(ctx: RequestContext, row: ResourceRow, body: dict[str, Any]) -> None:
+    """Update: the new configuration replaces the old; members not given are cleared."""
+    kept: dict[str, Any] = {
+        key: row.body[key] for key in ("arn", "name", "dateCreated") if key in row.body
+    }
+    row.body = compact({**kept, **body, "dateUpdated": aws_datetime(ctx.now)})
+    row.updated_at = ctx.now
+
+
+def delete_named(ctx: RequestContext, resource_type: str, text: str, *, member: str) -> str:
+    row = find_named(ctx, resource_type, text, member=member)
+    users = resources.referrers(ctx.session, row.arn)
+    if users:
+        raise ResourceDependencyException(
+            f"The {NOUNS[resource_type]} '{row.arn}' cannot be deleted: it is used by "
+            f"{', '.join(users)}."
+        )
+    resources.remove(ctx.session, row)
+    return row.arn
+
+
+def list_named(
+    ctx: RequestContext,
+    resource_type: str,
+    params: dict[str, Any],
+    *,
+    operation: str,
+    filters: Mapping[str, Extractor],
+    summary: Callable[[ResourceRow], dict[str, Any]],
+) -> tuple[list[dict[str, Any]], str | None]:
+    rows = sorted(
+        (
+            row
+            for row in resources.listing(
+                ctx.session, resource_type=resource_type, region=ctx.region, owners=[ctx.account]
+            )
+            if row.account == ctx.account
+        ),
+        key=lambda row: row.arn_name,
+    )
+    by_arn = {row.arn: row for row in rows}
+    bodies = apply_filters([row.body for row in rows], params.get("filters"), filters)
+    return ctx.tokens.page(
+        operation,
+        [summary(by_arn[body["arn"]]) for body in bodies],
+        max_results=params.get("maxResults"),
+        next_token=params.get("nextToken"),
+    )
+
+
+def view(row: ResourceRow) -> dict[str, Any]:
+    return compact({**row.body, "tags": row.tags or None})
+
+
+def pick(row: ResourceRow, keys: tuple[str, ...]) -> dict[str, Any]:
+    body = view(row)
+    return compact({key: body.get(key) for key in keys})
+
+
+def compact(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}

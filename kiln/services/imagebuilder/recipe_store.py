@@ -1,0 +1,137 @@
+"""Recipes as versioned rows: image recipes and container recipes share how they are named
+(`.../image-recipe/NAME/1.0.0`, no build node), found, listed and deleted."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kiln.core.arn import ImageBuilderArn, imagebuilder_arn
+from kiln.core.semver import Version
+from kiln.services.context import RequestContext
+from kiln.services.imagebuilder import versions
+from kiln.services.imagebuilder.errors import (
+    InvalidParameterValueException,
+    InvalidVersionNumberException,
+    ResourceAlreadyExistsException,
+    ResourceDependencyException,
+)
+from kiln.services.imagebuilder.filters import Extractor, apply_filters
+from kiln.store import resources
+from kiln.store.schema import ResourceRow
+
+NOUNS = {"image-recipe": "image recipe", "container-recipe": "container recipe"}
+
+
+def new_recipe_arn(
+    ctx: RequestContext, resource_type: str, *, name: str, semantic_version: str
+) -> tuple[ImageBuilderArn, Version]:
+    """The ARN of a recipe version about to be created; refused when it exists already."""
+    try:
+        version = Version.parse(semantic_version)
+    except ValueError as exc:
+        raise InvalidVersionNumberException(
+            f"The semantic version '{semantic_version}' of a new {NOUNS[resource_type]} must be "
+            f"<major>.<minor>.<patch> without wildcards: {exc}"
+        ) from exc
+    arn = imagebuilder_arn(
+        region=ctx.region,
+        account=ctx.account,
+        resource_type=resource_type,
+        name=name,
+        version=str(version),
+    )
+    if resources.by_arn(ctx.session, str(arn)) is not None:
+        raise ResourceAlreadyExistsException(f"The {NOUNS[resource_type]} '{arn}' already exists.")
+    return arn, version
+
+
+def add_recipe(
+    ctx: RequestContext,
+    resource_type: str,
+    *,
+    arn: ImageBuilderArn,
+    version: Version,
+    name: str,
+    body: dict[str, Any],
+    tags: Mapping[str, str] | None,
+) -> ResourceRow:
+    return resources.add(
+        ctx.session,
+        ctx.scope,
+        resource_type=resource_type,
+        arn=str(arn),
+        name=name,
+        arn_name=arn.name,
+        body=compact(body),
+        tags=dict(tags or {}),
+        now=ctx.now,
+        version=version,
+    )
+
+
+def find_recipe(ctx: RequestContext, resource_type: str, text: str, *, member: str) -> ResourceRow:
+    """The recipe an ARN names (x wildcards select the latest version)."""
+    return versions.resolve(ctx, versions.parse(text, resource_type, member=member))
+
+
+def delete_recipe(
+    ctx: RequestContext, resource_type: str, text: str, *, member: str
+) -> ResourceRow:
+    arn = versions.parse(text, resource_type, member=member)
+    noun = NOUNS[resource_type]
+    if not arn.is_exact_version:
+        raise InvalidParameterValueException(
+            f"Delete a {noun} by its version ARN (NAME/1.2.3), not by the wildcard '{text}'."
+        )
+    row = versions.resolve(ctx, arn)
+    if row.owner != ctx.account:
+        raise InvalidParameterValueException(
+            f"The {noun} '{text}' is not owned by account {ctx.account} and cannot be deleted."
+        )
+    users = resources.referrers(ctx.session, row.arn)
+    if users:
+        raise ResourceDependencyException(
+            f"The {noun} '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
+        )
+    resources.remove(ctx.session, row)
+    return row
+
+
+def list_recipes(
+    ctx: RequestContext,
+    resource_type: str,
+    params: dict[str, Any],
+    *,
+    operation: str,
+    filters: Mapping[str, Extractor],
+    summary: Callable[[ResourceRow], dict[str, Any]],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of summaries of the recipes `owner` selects, filtered, ordered by name+version."""
+    rows = sorted(
+        versions.rows_for_owner(ctx, resource_type, params.get("owner")),
+        key=lambda row: (row.arn_name, versions.version_of(row), row.owner),
+    )
+    by_arn = {row.arn: row for row in rows}
+    bodies = apply_filters([row.body for row in rows], params.get("filters"), filters)
+    summaries = [summary(by_arn[body["arn"]]) for body in bodies]
+    return ctx.tokens.page(
+        operation,
+        summaries,
+        max_results=params.get("maxResults"),
+        next_token=params.get("nextToken"),
+    )
+
+
+def view(row: ResourceRow) -> dict[str, Any]:
+    """The Get* representation: the stored body with the row's current tags."""
+    return compact({**row.body, "tags": row.tags or None})
+
+
+def pick(row: ResourceRow, keys: tuple[str, ...]) -> dict[str, Any]:
+    body = view(row)
+    return compact({key: body.get(key) for key in keys})
+
+
+def compact(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if value is not None}
