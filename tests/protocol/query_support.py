@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from kiln.protocol.base import WireRequest, WireResponse
 
-CASES_DIR = Path("/work/shared/spec/botocore-protocol-tests")
+CASES_DIR = Path(__file__).resolve().parents[1] / "data" / "botocore-protocol-tests"
 
 # Characters XML 1.0 cannot carry: outputs are generated without them.
 _XML_ILLEGAL = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"] + ["\ufffe", "\uffff"]

@@ -15,7 +15,8 @@ from kiln.iam import (
     managed_policy,
 )
 
-SPEC = Path("/work/shared/spec/policies")
+# The spec folder beside the repository (CI lays shared/ beside the clone).
+SPEC = Path(__file__).resolve().parents[3].parent / "shared" / "spec" / "policies"
 PROFILE = "arn:aws:iam::aws:policy/EC2InstanceProfileForImageBuilder"
 SSM = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 READ_ONLY = "arn:aws:iam::aws:policy/AWSImageBuilderReadOnlyAccess"
