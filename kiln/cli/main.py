@@ -56,11 +56,11 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, region: str
 )
 @click.option("--port", type=int, default=None, help="Port for the demo server [8780].")
 def demo(data_dir: Path | None, port: int | None) -> None:
-    """Kiln's main job on the embedded default: serve, register the example component, report."""
+    """Kiln's main job on the embedded default: build the example container image."""
     from kiln.cli.demo import run_demo
 
     settings = Settings.load(data_dir=data_dir, port=port)
-    run_demo(settings)
+    sys.exit(run_demo(settings))
 
 
 @cli.group()
