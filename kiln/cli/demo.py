@@ -150,9 +150,10 @@ def run_demo(settings: Settings) -> int:
         print(f"  {uri}")
     if uris and uris[0].startswith("oci:"):
         layout, _, tag = uris[0][len("oci:") :].rpartition(":")
-        print("Run it with podman:")
-        print(f"  podman pull oci:{layout}:{tag}")
-        print(f"  podman run --rm --runtime runc localhost/{Path(layout).name}:{tag}")
+        local = f"localhost/kiln/{Path(layout).name}:{tag}"
+        print("Run it with podman (it prints the greeting its component wrote):")
+        print(f"  skopeo copy oci:{layout}:{tag} containers-storage:{local}")
+        print(f"  podman run --rm {local}")
     print()
     print("Serve the API and point the AWS CLI at it (credentials: `kiln admin credentials`):")
     print(f"  kiln serve --port {settings.port}")

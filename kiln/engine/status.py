@@ -1,8 +1,10 @@
-"""The image status machine as a transition table: the only way an image's status changes.
+"""The image status machine as transition tables: the only way an image's status changes.
 
     PENDING → CREATING → BUILDING → TESTING → DISTRIBUTING → INTEGRATING → AVAILABLE
     (TESTING may be skipped; every non-terminal status → FAILED | CANCELLED)
     FAILED → PENDING (RetryImage)
+    AVAILABLE | DEPRECATED | DISABLED → one another, or DELETED (lifecycle policies and
+    StartResourceStateUpdate; a DELETED image's record is then removed)
 
 Each allowed move names a guard; a move the table does not allow, or whose guard refuses,
 raises IllegalTransitionError with the reason. Status lives in the image row's
@@ -95,6 +97,13 @@ _FORWARD: tuple[tuple[ImageStatus, ImageStatus], ...] = (
     (_S.DISTRIBUTING, _S.INTEGRATING),
     (_S.INTEGRATING, _S.AVAILABLE),
 )
+LIFECYCLE = frozenset({_S.AVAILABLE, _S.DEPRECATED, _S.DISABLED})
+_LIFECYCLE_MOVES = tuple(
+    (source, target)
+    for source in LIFECYCLE
+    for target in (*LIFECYCLE, _S.DELETED)
+    if source is not target
+)
 TRANSITIONS: Mapping[tuple[ImageStatus, ImageStatus], Guard] = MappingProxyType(
     {
         **dict.fromkeys(_FORWARD, always),
@@ -103,6 +112,11 @@ TRANSITIONS: Mapping[tuple[ImageStatus, ImageStatus], Guard] = MappingProxyType(
         (_S.FAILED, _S.PENDING): retryable,
     }
 )
+LIFECYCLE_TRANSITIONS: Mapping[tuple[ImageStatus, ImageStatus], Guard] = MappingProxyType(
+    dict.fromkeys(_LIFECYCLE_MOVES, always)
+)
+"""After the build: lifecycle policies and StartResourceStateUpdate (a table of its own, so
+the build's table keeps AVAILABLE final)."""
 
 
 def status_of(row: ResourceRow) -> ImageStatus:
@@ -113,7 +127,8 @@ def status_of(row: ResourceRow) -> ImageStatus:
 def check(row: ResourceRow, target: ImageStatus, reason: str | None = None) -> Move:
     """The move, if the table allows it; IllegalTransitionError otherwise."""
     move = Move(row=row, source=status_of(row), target=target, reason=reason)
-    guard = TRANSITIONS.get((move.source, target))
+    key = (move.source, target)
+    guard = TRANSITIONS.get(key) or LIFECYCLE_TRANSITIONS.get(key)
     if guard is None:
         raise IllegalTransitionError(f"{row.arn}: {move.source} cannot become {target}")
     refused = guard(move)

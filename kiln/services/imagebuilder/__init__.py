@@ -14,6 +14,8 @@ from kiln.services.imagebuilder import (
     images,
     infrastructure,
     lifecycle,
+    lifecycle_runs,
+    marketplace,
     pipelines,
     policies,
     tags,
@@ -30,9 +32,11 @@ FAMILIES = (
     pipelines,
     workflows,
     lifecycle,
+    lifecycle_runs,
     images,
     policies,
     builds,
+    marketplace,
     tags,
 )
 

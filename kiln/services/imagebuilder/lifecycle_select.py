@@ -1,0 +1,214 @@
+"""Which images a lifecycle policy acts on, and with which action.
+
+A policy covers the images of its account and region of its resource type (AMI images for
+AMI_IMAGE, container images for CONTAINER_IMAGE) that are AVAILABLE, DEPRECATED or DISABLED,
+chosen by recipe (name and a version that matches the semanticVersion wildcard) or by tags (any
+of the tagMap's pairs). Each rule (policy detail) looks at the images of one recipe name newest
+first, leaves out those its exclusion rules protect, and impacts:
+
+- COUNT n: every image past the n newest;
+- AGE v unit: every image older than v units (a day, 7, 30 or 365 days), keeping the
+  retainAtLeast newest whatever their age.
+
+An image impacted by several rules gets the most severe action (DELETE > DISABLE > DEPRECATE);
+a rule never moves an image back (a DISABLED image is not deprecated again).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from kiln.core.semver import VersionSelector
+from kiln.engine.status import ImageStatus, status_of
+from kiln.services.imagebuilder.policy_documents import shared_accounts
+from kiln.services.imagebuilder.versions import version_of
+from kiln.store import resources
+from kiln.store.schema import ResourceRow
+
+ACTION_TARGET = {
+    "AVAILABLE": ImageStatus.AVAILABLE,
+    "DEPRECATE": ImageStatus.DEPRECATED,
+    "DISABLE": ImageStatus.DISABLED,
+    "DELETE": ImageStatus.DELETED,
+}
+SEVERITY = {
+    ImageStatus.AVAILABLE: 0,
+    ImageStatus.DEPRECATED: 1,
+    ImageStatus.DISABLED: 2,
+    ImageStatus.DELETED: 3,
+}
+IMAGE_TYPES = {"AMI_IMAGE": "AMI", "CONTAINER_IMAGE": "DOCKER"}
+_UNIT_DAYS = {"DAYS": 1, "WEEKS": 7, "MONTHS": 30, "YEARS": 365}
+
+
+@dataclass(frozen=True)
+class Impact:
+    """One image a policy acts on: the action, what else it touches, and why."""
+
+    row: ResourceRow
+    action: str
+    include: Mapping[str, bool]
+    reason: str
+
+
+def impacts(
+    session: Session, policy: Mapping[str, Any], *, account: str, region: str, now: dt.datetime
+) -> list[Impact]:
+    """What a policy (its stored body) does now, one Impact per image, oldest image first."""
+    covered = covered_images(
+        session,
+        account=account,
+        region=region,
+        resource_type=str(policy["resourceType"]),
+        selection=policy["resourceSelection"],
+    )
+    groups: dict[str, list[ResourceRow]] = {}
+    for row in covered:
+        groups.setdefault(row.name, []).append(row)
+    chosen: dict[str, Impact] = {}
+    for detail in policy["policyDetails"]:
+        action = str(detail["action"]["type"])
+        target = ACTION_TARGET[action]
+        include = detail["action"].get("includeResources") or {}
+        for group in groups.values():
+            kept = [row for row in group if not excluded(row, detail.get("exclusionRules"), now)]
+            for row, why in _filtered(newest_first(kept), detail["filter"], now):
+                if SEVERITY.get(status_of(row), 0) >= SEVERITY[target]:
+                    continue
+                before = chosen.get(row.arn)
+                if before is None or SEVERITY[ACTION_TARGET[before.action]] < SEVERITY[target]:
+                    chosen[row.arn] = Impact(row=row, action=action, include=include, reason=why)
+    return sorted(chosen.values(), key=lambda impact: impact.row.id)
+
+
+def covered_images(
+    session: Session,
+    *,
+    account: str,
+    region: str,
+    resource_type: str,
+    selection: Mapping[str, Any],
+) -> list[ResourceRow]:
+    image_type = IMAGE_TYPES[resource_type]
+    rows = resources.listing(session, resource_type="image", region=region, owners=[account])
+    return [
+        row
+        for row in rows
+        if row.body.get("type", "AMI") == image_type
+        and status_of(row) in SEVERITY
+        and _selected(row, selection)
+    ]
+
+
+def _selected(row: ResourceRow, selection: Mapping[str, Any]) -> bool:
+    tags = selection.get("tagMap")
+    if tags:
+        return _any_tag(row.tags, tags)
+    for recipe in selection.get("recipes") or []:
+        if recipe["name"] == row.name and VersionSelector.parse(recipe["semanticVersion"]).matches(
+            version_of(row)
+        ):
+            return True
+    return False
+
+
+def _filtered(
+    rows: list[ResourceRow], spec: Mapping[str, Any], now: dt.datetime
+) -> Iterable[tuple[ResourceRow, str]]:
+    value = int(spec["value"])
+    if spec["type"] == "COUNT":
+        for row in rows[value:]:
+            yield row, f"more than {value} newer images of recipe '{row.name}'"
+        return
+    unit = str(spec.get("unit") or "DAYS")
+    cutoff = now - dt.timedelta(days=value * _UNIT_DAYS[unit])
+    for row in rows[int(spec.get("retainAtLeast") or 0) :]:
+        if created(row) < cutoff:
+            yield row, f"older than {value} {unit.lower()}"
+
+
+def excluded(row: ResourceRow, rules: Mapping[str, Any] | None, now: dt.datetime) -> str | None:
+    """Why the exclusion rules protect the image, or None."""
+    if not rules:
+        return None
+    tags = rules.get("tagMap")
+    if tags and _any_tag(row.tags, tags):
+        return "the image has a tag of the exclusion rules"
+    amis = rules.get("amis")
+    return _ami_exclusion(row, amis, now) if amis else None
+
+
+def _ami_exclusion(row: ResourceRow, rules: Mapping[str, Any], now: dt.datetime) -> str | None:
+    """AMI rules, as far as Kiln knows: public by resource policy, distribution regions and
+    accounts, AMI tags of the distribution. Kiln records no instance launches, so
+    `lastLaunched` never protects an image."""
+    del now
+    outputs = (row.body.get("outputResources") or {}).get("amis") or []
+    if rules.get("isPublic") and _is_public(row.policy):
+        return "the image is public"
+    regions = set(rules.get("regions") or ()) & {str(ami.get("region")) for ami in outputs}
+    if regions:
+        return f"the image has AMIs in excluded regions {', '.join(sorted(regions))}"
+    accounts = shared_accounts(row.policy) | {
+        str(ami["accountId"]) for ami in outputs if ami.get("accountId")
+    }
+    shared = set(rules.get("sharedAccounts") or ()) & accounts
+    if shared:
+        return f"the image is shared with excluded accounts {', '.join(sorted(shared))}"
+    tags = rules.get("tagMap")
+    if tags and _any_tag(_ami_tags(row), tags):
+        return "the image's AMIs have a tag of the exclusion rules"
+    return None
+
+
+def _ami_tags(row: ResourceRow) -> dict[str, str]:
+    found: dict[str, str] = {}
+    distribution = row.body.get("distributionConfiguration") or {}
+    for entry in distribution.get("distributions") or []:
+        found.update((entry.get("amiDistributionConfiguration") or {}).get("amiTags") or {})
+    return found
+
+
+def _is_public(policy: str | None) -> bool:
+    if not policy:
+        return False
+    try:
+        doc = json.loads(policy)
+    except ValueError:
+        return False
+    statements = doc.get("Statement", []) if isinstance(doc, dict) else []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal")
+        names = principal.get("AWS") if isinstance(principal, dict) else principal
+        if names == "*" or (isinstance(names, list) and "*" in names):
+            return True
+    return False
+
+
+def _any_tag(have: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
+    have = have or {}
+    return any(have.get(key) == value for key, value in wanted.items())
+
+
+def newest_first(rows: Iterable[ResourceRow]) -> list[ResourceRow]:
+    return sorted(rows, key=lambda row: (created(row), row.id), reverse=True)
+
+
+def created(row: ResourceRow) -> dt.datetime:
+    """When the image was created (its dateCreated; the row's time if that is unreadable)."""
+    text = row.body.get("dateCreated")
+    if isinstance(text, str):
+        try:
+            return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+    moment = row.created_at
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
