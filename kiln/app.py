@@ -23,6 +23,7 @@ from kiln.protocol.base import ProtocolHandler
 from kiln.protocol.model import service_model
 from kiln.protocol.query import QueryProtocol
 from kiln.protocol.restjson import RestJsonProtocol
+from kiln.scheduler import PipelineScheduler
 from kiln.services import iam, imagebuilder, sts
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.iam.bootstrap import NewCredentials, administrator_key, ensure_administrator
@@ -51,6 +52,7 @@ class Kiln:
         )
         self.seeded_regions: set[str] = set()
         self.executor: ThreadExecutor | None = None
+        self.scheduler: PipelineScheduler | None = None
         self._created_credentials: NewCredentials | None = None
         self.default_account = self._default_account()
         self.new_credentials: NewCredentials | None = self._created_credentials
@@ -116,9 +118,15 @@ class Kiln:
             self.executor = ThreadExecutor(
                 self.database, host, config, workers=settings.build_workers
             ).start()
+            self.scheduler = PipelineScheduler(
+                self.database, self.tokens, self.data_dir, on_started=self.executor.notify
+            ).start()
         return self.executor
 
     def close(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
         if self.executor is not None:
             self.executor.stop()
             self.executor = None

@@ -117,9 +117,52 @@ def create_account(data_dir: Path | None, name: str) -> None:
     )
 
 
-from kiln.cli.toe import toe  # noqa: E402 - the groups of other layers join the main command
+@cli.group()
+def lifecycle() -> None:
+    """Lifecycle policies (the server runs them daily on its own)."""
+
+
+@lifecycle.command("run")
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Data directory [~/.local/share/kiln].",
+)
+@click.option(
+    "--policy",
+    "policy_arn",
+    default=None,
+    help="Run this lifecycle policy now [every policy that is due].",
+)
+def lifecycle_run(data_dir: Path | None, policy_arn: str | None) -> None:
+    """Run lifecycle policies now and print the lifecycle execution ids."""
+    from kiln.app import Kiln
+    from kiln.core.clock import utcnow
+    from kiln.services.imagebuilder import lifecycle_runs
+    from kiln.store import resources
+
+    kiln = Kiln(Settings.load(data_dir=data_dir))
+    try:
+        with kiln.database.transaction() as session:
+            if policy_arn is None:
+                executions = lifecycle_runs.run_due(session, utcnow())
+            else:
+                row = resources.by_arn(session, policy_arn)
+                if row is None or row.resource_type != "lifecycle-policy":
+                    raise ConfigurationError(f"no lifecycle policy {policy_arn}")
+                executions = [lifecycle_runs.run_lifecycle_policy(session, row, now=utcnow())]
+    finally:
+        kiln.close()
+    for execution in executions:
+        print(execution)
+
+
+from kiln.cli.images import images  # noqa: E402 - the groups of other layers join the main command
+from kiln.cli.toe import toe  # noqa: E402
 
 cli.add_command(toe)
+cli.add_command(images)
 
 
 def main() -> None:
@@ -130,3 +173,7 @@ def main() -> None:
         if exc.hint:
             click.echo(f"hint: {exc.hint}", err=True)
         sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

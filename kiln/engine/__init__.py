@@ -2,6 +2,7 @@
 
     status.py       the image status machine (transition table + guards): the only writer
     queue.py        work items with lease + heartbeat (claimed by kiln.executors)
+    owners.py       lease owners (host:pid:start:nonce) and whether one is a dead process
     ledger.py       resources written down before they are created; swept after any ending
     plan.py         BuildPlan, resolved by the service when a build is requested
     executions.py   workflow / step execution records and their API views
@@ -10,6 +11,7 @@
     actions.py      the step-action registry (LaunchInstance, ExecuteComponents, ...)
     container.py    a container recipe's rendered Dockerfile applied in a build instance
     build.py        run_build: PENDING → ... → AVAILABLE | FAILED | CANCELLED
+    logs.py         where a build's logs are, and BuildLogs to read them as they are written
     host.py         the BuildHost port; podman_host.py (PodmanBuildHost), fakes.py (tests)
 
 Errors: step failures are BuildErrors, recorded on the image's state.reason and the step

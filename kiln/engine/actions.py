@@ -24,6 +24,7 @@ from kiln.engine import container, prerequisites
 from kiln.engine.context import BuildRun
 from kiln.engine.host import PublishTarget
 from kiln.engine.ledger import LedgerKind
+from kiln.engine.logs import step_log_dir
 from kiln.instances.base import Instance
 from kiln.objectstore import ObjectStoreError
 from kiln.store.engine_schema import ImagePackageRow
@@ -49,7 +50,7 @@ class StepRun:
 
     @property
     def log_dir(self) -> Path:
-        return self.run.log_root / f"{self.workflow_type.lower()}-{self.step_name}"
+        return step_log_dir(self.run.log_root, self.workflow_type, self.step_name)
 
 
 Run = Callable[[StepRun, Mapping[str, Any]], dict[str, Any]]
@@ -60,6 +61,8 @@ Rollback = Callable[[StepRun, Mapping[str, Any], Mapping[str, Any]], None]
 class ActionHandler:
     run: Run
     rollback: Rollback | None = None
+    logs: bool = False
+    """The action writes logs under its step's log folder (StepRun.log_dir)."""
 
 
 def _instance(step: StepRun, inputs: Mapping[str, Any]) -> Instance:
@@ -326,12 +329,12 @@ def distribute_image(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any
 
 HANDLERS: Mapping[str, ActionHandler] = {
     "LaunchInstance": ActionHandler(launch_instance, terminate_on_rollback),
-    "ExecuteComponents": ActionHandler(execute_components),
+    "ExecuteComponents": ActionHandler(execute_components, logs=True),
     "CreateImage": ActionHandler(create_image),
     "TerminateInstance": ActionHandler(terminate_instance),
-    "BootstrapInstanceForContainer": ActionHandler(bootstrap_for_container),
-    "CollectImageMetadata": ActionHandler(collect_image_metadata),
-    "SanitizeInstance": ActionHandler(sanitize_instance),
-    "RunCommand": ActionHandler(run_command),
+    "BootstrapInstanceForContainer": ActionHandler(bootstrap_for_container, logs=True),
+    "CollectImageMetadata": ActionHandler(collect_image_metadata, logs=True),
+    "SanitizeInstance": ActionHandler(sanitize_instance, logs=True),
+    "RunCommand": ActionHandler(run_command, logs=True),
     "DistributeImage": ActionHandler(distribute_image),
 }

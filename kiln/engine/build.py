@@ -111,8 +111,12 @@ def run_build(run: BuildRun) -> BuildResult:
     if not _advance(run, ImageStatus.DISTRIBUTING) or not _advance(run, ImageStatus.INTEGRATING):
         return _end(run, BuildResult(BuildOutcome.CANCELLED, "cancelled"), keep=False)
     _integrate(run)
-    _advance(run, ImageStatus.AVAILABLE)
-    return _end(run, BuildResult(BuildOutcome.AVAILABLE), keep=False)
+    # Sweep before AVAILABLE: whoever pulls the image once it is AVAILABLE gets the same image
+    # id as the local build image, which the sweep's `rmi --force` would take away from them.
+    available = _end(run, BuildResult(BuildOutcome.AVAILABLE), keep=False)
+    if not _advance(run, ImageStatus.AVAILABLE):
+        return BuildResult(BuildOutcome.CANCELLED, "cancelled")
+    return available
 
 
 def _check_prerequisites(run: BuildRun) -> None:

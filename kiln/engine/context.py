@@ -13,6 +13,7 @@ from kiln.core.clock import aws_datetime, utcnow
 from kiln.engine import ledger
 from kiln.engine.host import BUILD_ANNOTATION, BuildHost
 from kiln.engine.ledger import LedgerKind
+from kiln.engine.logs import build_log_root
 from kiln.engine.plan import BuildPlan
 from kiln.engine.status import ImageStatus, status_of
 from kiln.objectstore import Resolver
@@ -70,7 +71,7 @@ class BuildRun:
 
     @property
     def log_root(self) -> Path:
-        return self.config.data_dir / "logs" / self.name / self.version / str(self.build_number)
+        return build_log_root(self.config.data_dir, self.name, self.version, self.build_number)
 
     def record(self, kind: LedgerKind, ref: str) -> int:
         return ledger.record(self.database, self.image_arn, kind, ref)

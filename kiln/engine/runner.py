@@ -24,6 +24,7 @@ from kiln.engine import executions
 from kiln.engine.actions import HANDLERS, StepRun
 from kiln.engine.context import BuildRun
 from kiln.engine.executions import ExecutionStatus, RollbackStatus, StepStatus
+from kiln.engine.logs import step_log_dir
 from kiln.engine.plan import PlannedWorkflow
 from kiln.store.engine_schema import StepExecutionRow, WorkflowExecutionRow
 from kiln.workflow import (
@@ -161,9 +162,18 @@ class WorkflowRunner:
                 on_failure=step.on_failure.value,
                 timeout_seconds=step.timeout_seconds,
                 start_time=utcnow(),
+                message=self._logs_note(step),
             )
             session.add(row)
             return row.id
+
+    def _logs_note(self, step: WorkflowStep) -> str | None:
+        """Where the step's logs are written, for GetWorkflowStepExecution's message."""
+        handler = HANDLERS.get(step.action.name)
+        if handler is None or not handler.logs:
+            return None
+        folder = step_log_dir(self.run.log_root, self.planned.type, step.name)
+        return f"Logs: {folder} (kiln images logs {self.run.image_arn} --follow)"
 
     def _finish(self, status: ExecutionStatus, message: str | None = None) -> None:
         with self.run.database.transaction() as session:
@@ -242,8 +252,12 @@ class WorkflowRunner:
         self, index: int, step: WorkflowStep, step_id: str, inputs: dict[str, Any],
         message: str, done: list[_Done],
     ) -> WorkflowResult | None:  # fmt: skip
+        note = self._logs_note(step)
+        recorded = message
+        if note and "logs" not in message.lower():
+            recorded = f"{message[:3000]} ({note})"
         self._update_step(
-            step_id, status=StepStatus.FAILED.value, message=message[:4000], end_time=utcnow()
+            step_id, status=StepStatus.FAILED.value, message=recorded[:4000], end_time=utcnow()
         )
         self.context["stepOutputs"][step.name] = {}
         if step.on_failure is OnFailure.CONTINUE:

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import socket
 import threading
-import uuid
+import time
 
 from kiln.core.clock import utcnow
-from kiln.engine import queue
+from kiln.engine import owners, queue
 from kiln.engine.build import BuildOutcome, fail_interrupted, open_run, run_build
 from kiln.engine.context import EngineConfig
 from kiln.engine.host import BuildHost
@@ -51,7 +49,8 @@ class ThreadExecutor:
         self.workers = workers
         self.lease = lease
         self.idle_wait = idle_wait
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.owner = owners.new_owner()
+        self._recovered_at = time.monotonic()
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -94,7 +93,7 @@ class ThreadExecutor:
             stale = [
                 (row.id, row.subject, row.lease_owner or "")
                 for row in queue.running(session)
-                if _lapsed(row.lease_expires_at, now) or _dead_owner(row.lease_owner)
+                if _lapsed(row.lease_expires_at, now) or owners.is_dead(row.lease_owner)
             ]
         failed = []
         for item_id, subject, owner in stale:
@@ -110,10 +109,24 @@ class ThreadExecutor:
             failed.append(subject)
         return failed
 
+    def _recover_now_and_then(self) -> None:
+        """Builds whose owner died or whose lease lapsed while this Kiln runs are failed and
+        swept too, not only at start (one worker does it, once per lease period)."""
+        if threading.current_thread().name != "kiln-worker-0":
+            return
+        if time.monotonic() - self._recovered_at < self.lease.total_seconds():
+            return
+        self._recovered_at = time.monotonic()
+        try:
+            self.recover()
+        except Exception:  # the worker must outlive a failed sweep; the next period retries
+            logger.exception("periodic recovery failed")
+
     # -- work --------------------------------------------------------------------------------
 
     def _work(self) -> None:
         while not self._stop.is_set():
+            self._recover_now_and_then()
             item = queue.claim(self.database, owner=self.owner, lease=self.lease, now=utcnow())
             if item is None:
                 self._wake.wait(self.idle_wait)
@@ -169,20 +182,3 @@ def _lapsed(expires: dt.datetime | None, now: dt.datetime) -> bool:
     if expires.tzinfo is None:
         expires = expires.replace(tzinfo=dt.UTC)
     return expires < now
-
-
-def _dead_owner(owner: str | None) -> bool:
-    """An owner of this host whose process is gone."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
