@@ -15,7 +15,6 @@ from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     InvalidVersionNumberException,
     ResourceAlreadyExistsException,
-    ResourceDependencyException,
 )
 from kiln.services.imagebuilder.filters import apply_filters
 from kiln.services.imagebuilder.uris import read_document_uri
@@ -190,16 +189,8 @@ def delete_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     member = "componentBuildVersionArn"
     arn = versions.parse(params[member], RESOURCE, member=member)
     row = versions.resolve(ctx, arn)
-    if row.owner != ctx.account:
-        raise InvalidParameterValueException(
-            f"The component '{arn}' is not owned by account {ctx.account} and cannot be deleted."
-        )
-    users = resources.referrers(ctx.session, row.arn)
-    if users:
-        raise ResourceDependencyException(
-            f"The component '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
-        )
-    resources.remove(ctx.session, row)
+    versions.require_owner(ctx, row, noun="component", named=str(arn))
+    versions.remove_unused(ctx, row, noun="component")
     return {"componentBuildVersionArn": row.arn}
 
 

@@ -176,10 +176,7 @@ def delete_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     member = "imageBuildVersionArn"
     arn = versions.parse(params[member], RESOURCE, member=member)
     row = versions.resolve(ctx, arn)
-    if row.owner != ctx.account:
-        raise InvalidParameterValueException(
-            f"The image '{arn}' is not owned by account {ctx.account} and cannot be deleted."
-        )
+    versions.require_owner(ctx, row, noun="image", named=str(arn))
     status = _status(row)
     if status in IN_PROGRESS:
         raise ResourceDependencyException(
@@ -192,12 +189,7 @@ def delete_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             f"The image '{row.arn}' cannot be deleted while it is shared with "
             f"{', '.join(shared)}: put an image policy that names only account {row.owner} first."
         )
-    users = resources.referrers(ctx.session, row.arn)
-    if users:
-        raise ResourceDependencyException(
-            f"The image '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
-        )
-    resources.remove(ctx.session, row)
+    versions.remove_unused(ctx, row, noun="image")
     return {"imageBuildVersionArn": row.arn}
 
 

@@ -10,10 +10,10 @@ from typing import Any
 from kiln.core.arn import ArnError, imagebuilder_arn, parse_imagebuilder_arn
 from kiln.core.clock import aws_datetime
 from kiln.services.context import RequestContext
+from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     ResourceAlreadyExistsException,
-    ResourceDependencyException,
     ResourceNotFoundException,
 )
 from kiln.services.imagebuilder.filters import Extractor, apply_filters
@@ -78,13 +78,7 @@ def replace_named(ctx: RequestContext, row: ResourceRow, body: dict[str, Any]) -
 
 def delete_named(ctx: RequestContext, resource_type: str, text: str, *, member: str) -> str:
     row = find_named(ctx, resource_type, text, member=member)
-    users = resources.referrers(ctx.session, row.arn)
-    if users:
-        raise ResourceDependencyException(
-            f"The {NOUNS[resource_type]} '{row.arn}' cannot be deleted: it is used by "
-            f"{', '.join(users)}."
-        )
-    resources.remove(ctx.session, row)
+    versions.remove_unused(ctx, row, noun=NOUNS[resource_type])
     return row.arn
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from kiln.core.arn import ArnError, imagebuilder_arn, parse_imagebuilder_arn
 from kiln.services.context import RequestContext
+from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     ResourceAlreadyExistsException,
-    ResourceDependencyException,
     ResourceNotFoundException,
 )
 from kiln.services.imagebuilder.filters import apply_filters
@@ -92,12 +92,7 @@ def update_lifecycle_policy(ctx: RequestContext, params: dict[str, Any]) -> dict
 
 def delete_lifecycle_policy(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     row = _find(ctx, params["lifecyclePolicyArn"])
-    users = resources.referrers(ctx.session, row.arn)
-    if users:
-        raise ResourceDependencyException(
-            f"The lifecycle policy '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
-        )
-    resources.remove(ctx.session, row)
+    versions.remove_unused(ctx, row, noun="lifecycle policy")
     return {"lifecyclePolicyArn": row.arn}
 
 

@@ -14,7 +14,6 @@ from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     InvalidVersionNumberException,
     ResourceAlreadyExistsException,
-    ResourceDependencyException,
 )
 from kiln.services.imagebuilder.filters import Extractor, apply_filters
 from kiln.store import resources
@@ -85,16 +84,8 @@ def delete_recipe(
             f"Delete a {noun} by its version ARN (NAME/1.2.3), not by the wildcard '{text}'."
         )
     row = versions.resolve(ctx, arn)
-    if row.owner != ctx.account:
-        raise InvalidParameterValueException(
-            f"The {noun} '{text}' is not owned by account {ctx.account} and cannot be deleted."
-        )
-    users = resources.referrers(ctx.session, row.arn)
-    if users:
-        raise ResourceDependencyException(
-            f"The {noun} '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
-        )
-    resources.remove(ctx.session, row)
+    versions.require_owner(ctx, row, noun=noun, named=str(text))
+    versions.remove_unused(ctx, row, noun=noun)
     return row
 
 

@@ -14,6 +14,7 @@ from kiln.core.semver import Version, VersionSelector
 from kiln.services.context import RequestContext
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
+    ResourceDependencyException,
     ResourceNotFoundException,
 )
 from kiln.store import resources
@@ -118,6 +119,24 @@ def shared_with(row: ResourceRow, account: str) -> bool:
             if name in ("*", account, f"arn:aws:iam::{account}:root"):
                 return True
     return False
+
+
+def require_owner(ctx: RequestContext, row: ResourceRow, *, noun: str, named: str) -> None:
+    """Only the owner deletes a resource (`named` is the ARN as the request gave it)."""
+    if row.owner != ctx.account:
+        raise InvalidParameterValueException(
+            f"The {noun} '{named}' is not owned by account {ctx.account} and cannot be deleted."
+        )
+
+
+def remove_unused(ctx: RequestContext, row: ResourceRow, *, noun: str) -> None:
+    """Delete a row nothing uses; ResourceDependencyException naming its users otherwise."""
+    users = resources.referrers(ctx.session, row.arn)
+    if users:
+        raise ResourceDependencyException(
+            f"The {noun} '{row.arn}' cannot be deleted: it is used by {', '.join(users)}."
+        )
+    resources.remove(ctx.session, row)
 
 
 def latest_version_references(row: ResourceRow, *, kind: str | None = None) -> dict[str, Any]:
