@@ -71,7 +71,14 @@ class BuildRun:
 
     @property
     def log_root(self) -> Path:
-        return build_log_root(self.config.data_dir, self.name, self.version, self.build_number)
+        return build_log_root(
+            self.config.data_dir,
+            account=self.account,
+            region=self.region,
+            name=self.name,
+            version=self.version,
+            build=self.build_number,
+        )
 
     def record(self, kind: LedgerKind, ref: str) -> int:
         return ledger.record(self.database, self.image_arn, kind, ref)

@@ -25,9 +25,11 @@ class BuildLogsError(KilnError):
     """The ARN names no image build version whose logs Kiln could keep."""
 
 
-def build_log_root(data_dir: Path, name: str, version: str, build: int) -> Path:
-    """Where the logs of one image build version live."""
-    return data_dir / LOGS_DIR / name / version / str(build)
+def build_log_root(
+    data_dir: Path, *, account: str, region: str, name: str, version: str, build: int
+) -> Path:
+    """Where the logs of one image build version live (per account and region, as images)."""
+    return data_dir / LOGS_DIR / account / region / name / version / str(build)
 
 
 def step_log_dir(root: Path, workflow_type: str, step_name: str) -> Path:
@@ -44,7 +46,14 @@ def log_root_of(data_dir: Path, image_arn: str) -> Path:
         raise BuildLogsError(
             f"{image_arn} is not an image build version ARN (…:image/NAME/VERSION/BUILD)"
         )
-    return build_log_root(data_dir, arn.name, str(arn.version), arn.build)
+    return build_log_root(
+        data_dir,
+        account=arn.account,
+        region=arn.region,
+        name=arn.name,
+        version=str(arn.version),
+        build=arn.build,
+    )
 
 
 @dataclass(frozen=True)

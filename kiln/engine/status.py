@@ -156,8 +156,23 @@ def transition(
     row.body = {**row.body, "state": state}
     row.status = target.value
     row.updated_at = now
+    _note_on_pipeline(session, row, target, now=now)
     session.flush()
     return row
+
+
+def _note_on_pipeline(
+    session: Session, image: ResourceRow, target: ImageStatus, *, now: dt.datetime
+) -> None:
+    """A pipeline's lastRunStatus follows the images it starts, as their status changes."""
+    pipeline_arn = image.body.get("sourcePipelineArn")
+    if not pipeline_arn:
+        return
+    pipeline = resources.by_arn(session, str(pipeline_arn))
+    if pipeline is None:
+        return
+    pipeline.body = {**pipeline.body, "lastRunStatus": target.value}
+    pipeline.updated_at = now
 
 
 def set_body(session: Session, row: ResourceRow, **members: object) -> None:

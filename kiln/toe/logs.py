@@ -40,7 +40,9 @@ class RunLog:
             self._chaining = json.loads(chaining.read_text(encoding="utf-8"))
 
     def console(self, chunk: bytes) -> None:
+        """Step output, flushed as it comes so it can be followed while the step runs."""
         self._console.write(chunk)
+        self._console.flush()
 
     def info(self, message: str) -> None:
         line = f"{datetime.now(UTC).isoformat(timespec='milliseconds')} INFO {message}"

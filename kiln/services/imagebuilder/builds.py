@@ -25,6 +25,7 @@ from kiln.services.imagebuilder.errors import (
 )
 from kiln.services.imagebuilder.images import record_image
 from kiln.services.imagebuilder.pipeline_links import PipelineLinks, resolve_links
+from kiln.services.imagebuilder.pipeline_schedule import record_run
 from kiln.services.imagebuilder.recipe_components import resolve_components
 from kiln.services.imagebuilder.recipe_store import view
 from kiln.services.imagebuilder.workflow_managed import ensure_managed_workflows
@@ -77,6 +78,7 @@ def start_image_pipeline_execution(ctx: RequestContext, params: dict[str, Any]) 
         raise ResourceInUseException(f"The image pipeline '{pipeline_arn}' is disabled.")
     tags = {**(pipeline.body.get("imageTags") or {}), **(params.get("tags") or {})}
     arn = _start(ctx, dict(pipeline.body), tags=tags or None, pipeline_arn=pipeline_arn)
+    record_run(pipeline, at=ctx.now, status="PENDING")
     return {"clientToken": params.get("clientToken"), "imageBuildVersionArn": arn}
 
 

@@ -55,7 +55,15 @@ def test_logs_of_a_running_build_are_printed_and_followed_to_its_end(
         ]
         folder = Path(message.removeprefix("Logs: ").split(" ")[0])
         assert (
-            folder == kiln.data_dir / "logs" / "app" / "1.0.0" / "1" / "build-ApplyBuildComponents"
+            folder
+            == kiln.data_dir
+            / "logs"
+            / kiln.default_account
+            / "us-east-1"
+            / "app"
+            / "1.0.0"
+            / "1"
+            / "build-ApplyBuildComponents"
         )
         assert f"kiln images logs {arn} --follow" in message
         launch = next(s for s in steps if s["name"] == "LaunchBuildInstance")

@@ -74,7 +74,7 @@ def test_container_build_runs_the_dockerfile_and_components_and_ends_available(
     assert {s["status"] for t in steps.values() for s in t} == {"COMPLETED"}
     with kiln.database.transaction() as session:
         assert ledger.outstanding(session, arn) == []
-    logs = kiln.data_dir / "logs" / "app" / "1.0.0" / "1"
+    logs = kiln.data_dir / "logs" / kiln.default_account / "us-east-1" / "app" / "1.0.0" / "1"
     assert list(logs.glob("build-ApplyBuildComponents/TOE_*/console.log"))
 
 
