@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
+from kiln.objectstore import ObjectStoreConfig, Resolver
+from kiln.settings import Settings
 from kiln.toe import (
     Document,
     DocumentInvalidError,
@@ -163,13 +166,31 @@ def run(
     state_dir = state_directory or config.get("stateDirectory")
     echo = (lambda line: click.echo(line, err=True)) if trace or config.get("trace") else None
     try:
-        result = run_documents(
-            _documents(paths), communicator=LocalCommunicator(), log_dir=Path(log_dir),
-            phases=selected or None, parameters=globals_,
-            execution_id=execution_id or config.get("executionId"),
-            state_dir=Path(state_dir) if state_dir else None, trace=echo,
-        )  # fmt: skip
+        with _object_store() as objects:
+            result = run_documents(
+                _documents(paths), communicator=LocalCommunicator(), log_dir=Path(log_dir),
+                phases=selected or None, parameters=globals_,
+                execution_id=execution_id or config.get("executionId"),
+                state_dir=Path(state_dir) if state_dir else None, trace=echo,
+                object_store=objects,
+            )  # fmt: skip
     except ToeRunError as exc:
         raise click.ClickException(str(exc)) from exc
     _print(result.summary())
     sys.exit(0 if result.succeeded else 1)
+
+
+@contextlib.contextmanager
+def _object_store() -> Iterator[Resolver]:
+    """S3Download/S3Upload reach Kiln's object store: KILN_S3_* as for `kiln serve`, else the
+    data directory's local buckets."""
+    settings = Settings.load()
+    resolver = Resolver(
+        ObjectStoreConfig.from_environ(
+            os.environ, data_dir=settings.data_dir, region=settings.region
+        )
+    )
+    try:
+        yield resolver
+    finally:
+        resolver.close()

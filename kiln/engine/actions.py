@@ -157,6 +157,7 @@ def _run_components(step: StepRun, comm: Communicator, phases: tuple[str, ...]) 
         log_dir=step.log_dir,
         phases=list(phases),
         execution_id=str(uuid.uuid4()),
+        object_store=step.run.config.objects,
     )
     ship_logs(step, Path(str(result.log_url)))
     if not result.succeeded:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import BinaryIO
 
 from kiln.objectstore.config import Backend, LocalBackend, ObjectStoreConfig
 from kiln.objectstore.errors import ObjectTooLarge
@@ -49,6 +50,18 @@ class Resolver:
             if store is None:
                 store = self._stores[backend] = self._opener(backend)
             return store
+
+    # The component runner's ObjectStore port (S3Download / S3Upload): each call goes to the
+    # backend that serves its bucket.
+
+    def get_object(self, bucket: str, key: str) -> BinaryIO:
+        return self.for_bucket(bucket).get_object(bucket, key)
+
+    def put_object(self, bucket: str, key: str, body: BinaryIO) -> None:
+        self.for_bucket(bucket).put_object(bucket, key, body)
+
+    def list_objects(self, bucket: str, prefix: str) -> list[str]:
+        return self.for_bucket(bucket).list_objects(bucket, prefix)
 
     def close(self) -> None:
         with self._lock:
