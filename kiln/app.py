@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import secrets
@@ -17,7 +18,10 @@ from kiln.core.pagination import PageTokens
 from kiln.core.regions import known_regions
 from kiln.engine.context import EngineConfig
 from kiln.engine.podman_host import PodmanBuildHost
+from kiln.engine.vm_host import QemuBuildHost
+from kiln.engine.vm_routing import ImageTypeRouter
 from kiln.executors.threads import ThreadExecutor
+from kiln.instances.qemu import remove_leftovers as remove_qemu_leftovers
 from kiln.objectstore import ObjectStoreConfig, Resolver
 from kiln.protocol.base import ProtocolHandler
 from kiln.protocol.model import service_model
@@ -110,9 +114,14 @@ class Kiln:
         if self.executor is None:
             settings = self.settings
             registries = settings.registry_map()
-            host = PodmanBuildHost(
-                ContainerStorage.at(settings.containers_dir or self.data_dir / "containers"),
-                insecure_registries=list(registries.values()),
+            runtime = vm_runtime_dir(self.data_dir)
+            remove_qemu_leftovers(runtime)
+            host = ImageTypeRouter(
+                container=PodmanBuildHost(
+                    ContainerStorage.at(settings.containers_dir or self.data_dir / "containers"),
+                    insecure_registries=list(registries.values()),
+                ),
+                vm=QemuBuildHost(self.data_dir / "vm-disks", runtime, data_dir=self.data_dir),
             )
             config = EngineConfig(self.data_dir, registries=registries, registry_tls_verify=False)
             self.executor = ThreadExecutor(
@@ -132,6 +141,13 @@ class Kiln:
             self.executor = None
         self.objects.close()
         self.database.dispose()
+
+
+def vm_runtime_dir(data_dir: Path) -> Path:
+    """Sockets and pid files of running VMs: short (a unix socket path holds 108 bytes) and
+    distinct per data directory."""
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+    return Path("/run/kiln") / digest
 
 
 def prepare_data_dir(path: Path) -> Path:

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kiln.core.errors import BuildError
-from kiln.engine import container, prerequisites
+from kiln.core.ids import ami_id
+from kiln.engine import container, executions, prerequisites
 from kiln.engine.context import BuildRun
 from kiln.engine.host import PublishTarget
 from kiln.engine.ledger import LedgerKind
@@ -33,10 +34,30 @@ from kiln.toe import Communicator, RunDocument, parse_document, run_documents
 logger = logging.getLogger(__name__)
 
 VM_NOT_YET = "VM builds arrive with issue #7: Kiln builds container recipes for now."
+VM_DISTRIBUTION_NOT_YET = (
+    "DistributeImage of AMIs to other regions or accounts is not available in Kiln yet: "
+    "an AMI is registered in its build region only."
+)
 SANITIZE = (
     "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/* /var/tmp/* 2>/dev/null; "
     "if [ -f /etc/machine-id ]; then : > /etc/machine-id; fi; true"
 )
+VM_SANITIZE = (
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /var/cache/apt/archives/*.deb "
+    "/tmp/* /var/tmp/* /root/.bash_history 2>/dev/null; "
+    "find /var/log -type f \\( -name '*.gz' -o -name '*.[0-9]' -o -name '*.old' \\) -delete; "
+    "find /var/log -type f -exec truncate -s 0 {} + 2>/dev/null; "
+    "if [ -f /etc/machine-id ]; then : > /etc/machine-id; fi; rm -f /var/lib/dbus/machine-id; "
+    "rm -f /etc/ssh/ssh_host_*; "
+    "if [ -x /usr/bin/ssh-keygen ]; then mkdir -p /etc/systemd/system/multi-user.target.wants && "
+    "printf '%s\\n' '[Unit]' 'Description=Kiln: regenerate SSH host keys' "
+    "'Before=ssh.service' 'ConditionPathExistsGlob=!/etc/ssh/ssh_host_*_key' '[Service]' "
+    "'Type=oneshot' 'ExecStart=/usr/bin/ssh-keygen -A' '[Install]' "
+    "'WantedBy=multi-user.target' > /etc/systemd/system/kiln-ssh-hostkeys.service && "
+    "ln -sf /etc/systemd/system/kiln-ssh-hostkeys.service "
+    "/etc/systemd/system/multi-user.target.wants/kiln-ssh-hostkeys.service; fi; sync; true"
+)
+"""SanitizeInstance for an AMI: what makes every instance launched from it its own."""
 PACKAGES = ["dpkg-query", "--show", "--showformat", "${Package}\\t${Version}\\t${Architecture}\\n"]
 COMMAND_TIMEOUT = 3600.0
 
@@ -95,14 +116,16 @@ def launch_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     image = inputs.get("imageIdOverride")
     if not image:
         if step.workflow_type == "TEST":
-            image = run.output_image if run.plan.is_container else None
+            image = run.output_image if run.plan.is_container else built_ami(run)
         elif run.plan.is_container:
             parent = container.from_image(
                 container.rendered_dockerfile(run.plan.dockerfile_template, run.plan.parent_image)
             )
             image = run.host.resolve_parent(parent)
+        else:
+            image = run.host.resolve_parent(run.plan.parent_image)
     if not image:
-        raise BuildError(VM_NOT_YET)
+        raise BuildError("the build workflow created no AMI for the test instance to start from")
     types = list(inputs.get("instanceTypesOverride") or run.plan.instance_types or ["t3.micro"])
     run.record(LedgerKind.CONTAINER, run.selector)
     instance = run.host.launch(image=str(image), instance_type=types[0], labels=run.labels)
@@ -239,11 +262,46 @@ def execute_components(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, An
 
 def create_image(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     if not step.run.plan.is_container:
-        raise BuildError(VM_NOT_YET)
+        return _create_ami(step, inputs)
     instance = _instance(step, inputs)
     step.run.record(LedgerKind.IMAGE, step.run.output_image)
     step.run.host.commit(instance.id, image=step.run.output_image, changes=())
     return {"imageId": step.run.output_image}
+
+
+def _create_ami(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateImage of an AMI build: the host captures the instance's disk under a new AMI id
+    (recorded in the ledger first; a successful build releases it)."""
+    run = step.run
+    instance = _instance(step, inputs)
+    ami = ami_id()
+    attributes = (
+        f"region={run.region}",
+        f"account={run.account}",
+        f"name={ami_name(run)}",
+        f"image={run.image_arn}",
+    )
+    run.record(LedgerKind.IMAGE, ami)
+    run.host.commit(instance.id, image=ami, changes=attributes)
+    return {"imageId": ami}
+
+
+def ami_name(run: BuildRun) -> str:
+    return f"{run.name} {run.version}-{run.build_number}"
+
+
+def built_ami(run: BuildRun) -> str | None:
+    """The AMI the build workflow's CreateImage step made (the test instance's image)."""
+    with run.database.transaction() as session:
+        for execution in executions.executions_of(session, run.image_arn):
+            if execution.type != "BUILD":
+                continue
+            for row in executions.steps_of(session, execution.id):
+                if row.action == "CreateImage" and row.status == executions.StepStatus.COMPLETED:
+                    image = executions.loads(row.outputs).get("imageId")
+                    if image:
+                        return str(image)
+    return None
 
 
 def terminate_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -267,9 +325,12 @@ def collect_image_metadata(step: StepRun, inputs: Mapping[str, Any]) -> dict[str
     instance = _instance(step, inputs)
     log = step.log_dir / "inventory.log"
     listing = _shell(instance, " ".join(f"'{a}'" for a in PACKAGES), log=log)
+    # A VM's guest agent, when Kiln installed it, is purged before capture: not in the image.
+    kiln_installed = set(getattr(instance, "agent_packages", ()))
     packages = [
         {"packageName": name, "packageVersion": version}
         for name, version, *_ in (line.split("\t") for line in listing.splitlines() if line)
+        if name not in kiln_installed
     ]
     release = _shell(instance, '. /etc/os-release && echo "$PRETTY_NAME"', log=log).strip()
     with step.run.database.transaction() as session:
@@ -287,7 +348,8 @@ def _store_packages(session: Session, image_arn: str, packages: list[dict[str, s
 
 def sanitize_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     instance = _instance(step, inputs)
-    text = _shell(instance, SANITIZE, log=step.log_dir / "sanitize.log")
+    script = SANITIZE if step.run.plan.is_container else VM_SANITIZE
+    text = _shell(instance, script, log=step.log_dir / "sanitize.log")
     return {"runCommandId": str(uuid.uuid4()), "status": "Success", "output": text}
 
 
@@ -312,7 +374,7 @@ def run_command(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
 def distribute_image(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     run = step.run
     if not run.plan.is_container:
-        raise BuildError(VM_NOT_YET)
+        raise BuildError(VM_DISTRIBUTION_NOT_YET)
     distributed = []
     for target in run.plan.container_targets:
         registry = run.config.registries.get(target.region)

@@ -21,7 +21,7 @@ from typing import Any
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError, KilnError
 from kiln.engine import executions, ledger, prerequisites, status
-from kiln.engine.actions import VM_NOT_YET
+from kiln.engine.actions import ami_name
 from kiln.engine.context import BuildRun, EngineConfig
 from kiln.engine.host import BuildHost
 from kiln.engine.ledger import LedgerKind, Remover
@@ -86,8 +86,6 @@ def run_build(run: BuildRun) -> BuildResult:
         done = BuildOutcome.AVAILABLE if current is ImageStatus.AVAILABLE else BuildOutcome.FAILED
         return BuildResult(done, f"the image is already {current}")
     _advance(run, ImageStatus.CREATING)
-    if not run.plan.is_container:
-        return _fail(run, VM_NOT_YET)
     try:
         _check_prerequisites(run)
     except BuildError as exc:
@@ -179,6 +177,7 @@ def _advance(run: BuildRun, target: ImageStatus) -> bool:
 def _integrate(run: BuildRun) -> None:
     """Record what the build produced on the image: outputResources, osVersion."""
     containers: list[dict[str, Any]] = []
+    amis: list[dict[str, Any]] = []
     os_version = None
     with run.database.transaction() as session:
         for execution in executions.executions_of(session, run.image_arn):
@@ -187,12 +186,28 @@ def _integrate(run: BuildRun) -> None:
                     continue
                 outputs = executions.loads(step.outputs)
                 containers += outputs.get("distributedImages") or []
+                if step.action == "CreateImage" and not run.plan.is_container:
+                    amis.append(_ami(run, str(outputs.get("imageId") or "")))
                 os_version = outputs.get("osVersion") or os_version
         row = resources.by_arn(session, run.image_arn)
         assert row is not None
-        status.set_body(
-            session, row, outputResources={"containers": containers}, osVersion=os_version
-        )
+        produced = {"amis": amis} if not run.plan.is_container else {"containers": containers}
+        status.set_body(session, row, outputResources=produced, osVersion=os_version)
+        # The AMIs outlive the build: their ledger entries are released, not swept.
+        for entry in ledger.outstanding(session, run.image_arn):
+            if entry.kind == LedgerKind.IMAGE.value and entry.ref in {a["image"] for a in amis}:
+                entry.released_at = utcnow()
+
+
+def _ami(run: BuildRun, image: str) -> dict[str, Any]:
+    return {
+        "region": run.region,
+        "image": image,
+        "name": ami_name(run),
+        "description": f"Built by Kiln from {run.image_arn}",
+        "accountId": run.account,
+        "state": {"status": "AVAILABLE"},
+    }
 
 
 def _fail(run: BuildRun, reason: str) -> BuildResult:
