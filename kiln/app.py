@@ -28,7 +28,7 @@ from kiln.protocol.model import service_model
 from kiln.protocol.query import QueryProtocol
 from kiln.protocol.restjson import RestJsonProtocol
 from kiln.scheduler import PipelineScheduler
-from kiln.services import iam, imagebuilder, sts
+from kiln.services import ec2, iam, imagebuilder, sts
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.iam.bootstrap import NewCredentials, administrator_key, ensure_administrator
 from kiln.settings import Settings
@@ -64,11 +64,13 @@ class Kiln:
             "imagebuilder": RestJsonProtocol(service_model("imagebuilder")),
             "iam": QueryProtocol(service_model("iam")),
             "sts": QueryProtocol(service_model("sts")),
+            "ec2": QueryProtocol(service_model("ec2")),
         }
         self.registries: dict[str, ServiceRegistry] = {
             "imagebuilder": imagebuilder.registry(),
             "iam": iam.registry(),
             "sts": sts.registry(),
+            "ec2": ec2.registry(),
         }
 
     def _default_account(self) -> str:

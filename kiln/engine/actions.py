@@ -19,6 +19,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kiln.amis import registry as ami_registry
+from kiln.amis.disks import ImageStore
+from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError
 from kiln.core.ids import ami_id
 from kiln.engine import container, executions, prerequisites
@@ -283,6 +286,21 @@ def _create_ami(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     )
     run.record(LedgerKind.IMAGE, ami)
     run.host.commit(instance.id, image=ami, changes=attributes)
+    store = ImageStore.under(run.config.data_dir)
+    disk = store.relative(run.region, ami)
+    with run.database.transaction() as session:
+        ami_registry.register(
+            session,
+            ami_id=ami,
+            account=run.account,
+            region=run.region,
+            name=ami_name(run),
+            description=f"Built by Kiln from {run.image_arn}",
+            disk=disk,
+            size=store.size(disk),
+            image_arn=run.image_arn,
+            now=utcnow(),
+        )
     return {"imageId": ami}
 
 

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from kiln.amis import registry as ami_registry
+from kiln.amis.registry import AMI_ID
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError, KilnError
 from kiln.engine import executions, ledger, prerequisites, status
@@ -53,10 +55,16 @@ class BuildResult:
     message: str | None = None
 
 
-def removers(host: BuildHost) -> Mapping[LedgerKind, Remover]:
+def removers(host: BuildHost, database: Database) -> Mapping[LedgerKind, Remover]:
+    def remove_image(image: str) -> None:
+        if AMI_ID.match(image):  # an AMI: its registration goes with its disk
+            with database.transaction() as session:
+                ami_registry.deregister(session, image)
+        host.remove_image(image)
+
     return {
         LedgerKind.CONTAINER: host.remove_instances,
-        LedgerKind.IMAGE: host.remove_image,
+        LedgerKind.IMAGE: remove_image,
         LedgerKind.FILE: ledger.remove_path,
         LedgerKind.DIR: ledger.remove_path,
     }
@@ -223,7 +231,7 @@ def _fail(run: BuildRun, reason: str) -> BuildResult:
 
 
 def _end(run: BuildRun, result: BuildResult, *, keep: bool) -> BuildResult:
-    table = dict(removers(run.host))
+    table = dict(removers(run.host, run.database))
     if keep:
         table.pop(LedgerKind.CONTAINER)
     removed = ledger.sweep(run.database, run.image_arn, table)
@@ -247,4 +255,4 @@ def fail_interrupted(database: Database, host: BuildHost, image_arn: str, reason
                         step.status = "FAILED"
                         step.message = reason
                         step.end_time = utcnow()
-    return ledger.sweep(database, image_arn, removers(host))
+    return ledger.sweep(database, image_arn, removers(host, database))

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln import process
+from kiln.amis.registry import AMI_ID
 from kiln.artifacts.vmdisk import ensure_base_disk
 from kiln.core.errors import BuildError
 from kiln.engine.host import PublishTarget
@@ -40,7 +41,6 @@ from kiln.instances.qemu import QemuInstance, QemuLauncher, destroy
 
 logger = logging.getLogger(__name__)
 
-AMI_PATTERN = re.compile(r"^ami-[0-9a-f]{17}$")
 MANAGED_PARENT = re.compile(r"^arn:aws[^:]*:imagebuilder:[^:]+:aws:image/debian-(\d+)-x86(?:/.*)?$")
 CONVERT_TIMEOUT = 3600.0
 DEFAULT_REGION = "us-east-1"
@@ -72,7 +72,7 @@ class AmiStore:
         self.root = root
 
     def find(self, ami_id: str) -> Ami | None:
-        if not AMI_PATTERN.match(ami_id):
+        if not AMI_ID.match(ami_id):
             return None
         for disk in sorted(self.root.glob(f"*/{ami_id}.qcow2")):
             return self._ami(disk)
@@ -96,7 +96,7 @@ class AmiStore:
 
     def register(self, ami_id: str, region: str, source: Path, manifest: Mapping[str, Any]) -> Ami:
         """Flatten source (an overlay, with its backing chain) into the AMI's compressed disk."""
-        if not AMI_PATTERN.match(ami_id):
+        if not AMI_ID.match(ami_id):
             raise BuildError(f"'{ami_id}' is not an AMI id (ami- and 17 hex digits)")
         folder = self.root / region
         folder.mkdir(parents=True, exist_ok=True)
@@ -150,7 +150,7 @@ class QemuBuildHost:
         ami = self.amis.find(image)
         if ami is not None:
             return ami.disk
-        if AMI_PATTERN.match(image):
+        if AMI_ID.match(image):
             raise AmiNotFoundError(f"the AMI {image} is not registered in Kiln")
         return Path(image)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 import kiln.store.engine_schema  # noqa: F401  (the engine's tables join Base.metadata)
-from kiln.store import lifecycle_schema  # noqa: F401  (lifecycle executions join Base.metadata)
+from kiln.store import ami_schema, lifecycle_schema  # noqa: F401  (their tables join Base.metadata)
 from kiln.store.schema import Base
 
 connection = context.config.attributes["connection"]

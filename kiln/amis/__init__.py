@@ -1,0 +1,1 @@
+"""Kiln's AMIs: the registry of machine images (rows) and the image store (disk files)."""
