@@ -7,22 +7,42 @@ from typing import Any
 
 from kiln.core.arn import imagebuilder_arn
 from kiln.core.clock import aws_datetime
-from kiln.core.semver import Version
 from kiln.services.context import RequestContext
-from kiln.services.imagebuilder import versions
+from kiln.services.imagebuilder import versioned, versions
 from kiln.services.imagebuilder.errors import (
-    InvalidParameterCombinationException,
     InvalidParameterValueException,
-    InvalidVersionNumberException,
     ResourceAlreadyExistsException,
 )
 from kiln.services.imagebuilder.filters import apply_filters
-from kiln.services.imagebuilder.uris import read_document_uri
-from kiln.store import resources
 from kiln.store.schema import ResourceRow
 from kiln.toe import Document, DocumentInvalidError, component_type, parse_document
 
 RESOURCE = "component"
+_VERSION_KEYS = (
+    "name",
+    "version",
+    "description",
+    "platform",
+    "supportedOsVersions",
+    "type",
+    "owner",
+    "dateCreated",
+)
+_SUMMARY_KEYS = (
+    "arn",
+    "name",
+    "version",
+    "platform",
+    "supportedOsVersions",
+    "state",
+    "type",
+    "owner",
+    "description",
+    "changeDescription",
+    "dateCreated",
+    "publisher",
+    "obfuscate",
+)
 _FILTERS = {
     "name": lambda body: [body.get("name")],
     "platform": lambda body: [body.get("platform")],
@@ -34,8 +54,8 @@ _FILTERS = {
 
 
 def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    data = _document_text(ctx, params)
-    version = _version(params["semanticVersion"])
+    data = versioned.document_text(ctx, params, noun="component")
+    version = versioned.semantic_version(params["semanticVersion"])
     document = _parse(data, params["platform"])
     version_arn = imagebuilder_arn(
         region=ctx.region,
@@ -44,49 +64,35 @@ def create_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
         name=params["name"],
         version=str(version),
     )
-    if resources.listing(
-        ctx.session,
-        resource_type=RESOURCE,
-        region=ctx.region,
-        owners=[ctx.account],
-        arn_name=version_arn.name,
-        version=str(version),
-    ):
+    if versioned.builds_of(ctx, version_arn, RESOURCE):
         raise ResourceAlreadyExistsException(
             f"The component version '{version_arn}' already exists."
         )
-    build = resources.next_build(ctx.session, str(version_arn))
-    arn = version_arn.with_version(str(version), build)
-    body = component_body(
-        arn=str(arn),
-        name=params["name"],
-        version=str(version),
-        document=document,
-        data=data,
-        platform=params["platform"],
-        owner=ctx.account,
-        now=ctx.now,
-        description=params.get("description"),
-        change_description=params.get("changeDescription"),
-        supported_os_versions=params.get("supportedOsVersions"),
-        kms_key_id=params.get("kmsKeyId"),
-    )
-    row = resources.add(
-        ctx.session,
-        ctx.scope,
+    row = versioned.add_build(
+        ctx,
         resource_type=RESOURCE,
-        arn=str(arn),
+        version_arn=version_arn,
         name=params["name"],
-        arn_name=arn.name,
-        body=body,
-        tags=params.get("tags") or {},
-        now=ctx.now,
         version=version,
-        build=build,
+        tags=params.get("tags"),
+        body=lambda arn: component_body(
+            arn=arn,
+            name=params["name"],
+            version=str(version),
+            document=document,
+            data=data,
+            platform=params["platform"],
+            owner=ctx.account,
+            now=ctx.now,
+            description=params.get("description"),
+            change_description=params.get("changeDescription"),
+            supported_os_versions=params.get("supportedOsVersions"),
+            kms_key_id=params.get("kmsKeyId"),
+        ),
     )
     return {
         "clientToken": params.get("clientToken"),
-        "componentBuildVersionArn": str(arn),
+        "componentBuildVersionArn": row.arn,
         "latestVersionReferences": versions.latest_version_references(row),
     }
 
@@ -107,7 +113,7 @@ def component_body(
     kms_key_id: str | None = None,
 ) -> dict[str, Any]:
     """The Component shape Kiln stores for a component version (GetComponent returns it)."""
-    return _compact(
+    return versioned.compact(
         {
             "arn": arn,
             "name": name,
@@ -151,37 +157,17 @@ def list_components(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         names = {f["values"][0] for f in params.get("filters") or [] if f.get("name") == "name"}
         bodies = [b for b in bodies if b["name"] in names]
     entries = [_version_entry(body) for body in bodies]
-    page, token = ctx.tokens.page(
-        "ListComponents",
-        entries,
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    page, token = versioned.page(ctx, "ListComponents", entries, params)
     return {"componentVersionList": page, "nextToken": token}
 
 
 def list_component_build_versions(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     member = "componentVersionArn"
     arn = versions.parse(params[member], RESOURCE, member=member)
-    rows = [
-        row
-        for row in resources.listing(
-            ctx.session,
-            resource_type=RESOURCE,
-            region=arn.region,
-            owners=[arn.account],
-            arn_name=arn.name,
-            version=str(arn.version),
-        )
-        if versions.visible(ctx, row)
+    summaries = [
+        versioned.summary(row, _SUMMARY_KEYS) for row in versioned.builds_of(ctx, arn, RESOURCE)
     ]
-    summaries = [_summary(row) for row in rows]
-    page, token = ctx.tokens.page(
-        "ListComponentBuildVersions",
-        summaries,
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    page, token = versioned.page(ctx, "ListComponentBuildVersions", summaries, params)
     return {"componentSummaryList": page, "nextToken": token}
 
 
@@ -192,28 +178,6 @@ def delete_component(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     versions.require_owner(ctx, row, noun="component", named=str(arn))
     versions.remove_unused(ctx, row, noun="component")
     return {"componentBuildVersionArn": row.arn}
-
-
-def _document_text(ctx: RequestContext, params: dict[str, Any]) -> str:
-    data, uri = params.get("data"), params.get("uri")
-    if data and uri:
-        raise InvalidParameterCombinationException(
-            "You can specify either 'data' or 'uri' for a component, not both."
-        )
-    if uri:
-        return read_document_uri(ctx, str(uri), member="uri")
-    if not data:
-        raise InvalidParameterValueException(
-            "A component needs a document: specify 'data' (inline YAML) or 'uri'."
-        )
-    return str(data)
-
-
-def _version(text: str) -> Version:
-    try:
-        return Version.parse(text)
-    except ValueError as exc:
-        raise InvalidVersionNumberException(str(exc)) from exc
 
 
 def _parse(data: str, platform: str) -> Any:
@@ -233,42 +197,6 @@ def _parameter_detail(parameter: Any) -> dict[str, Any]:
 
 
 def _version_entry(body: dict[str, Any]) -> dict[str, Any]:
-    arn = body["arn"].rsplit("/", 1)[0]
-    keys = (
-        "name",
-        "version",
-        "description",
-        "platform",
-        "supportedOsVersions",
-        "type",
-        "owner",
-        "dateCreated",
-    )
-    entry = {key: body.get(key) for key in keys}
-    entry["arn"] = arn
+    entry = versioned.version_entry(body, _VERSION_KEYS)
     entry["status"] = body.get("state", {}).get("status")
-    return _compact(entry)
-
-
-def _summary(row: ResourceRow) -> dict[str, Any]:
-    body = row.body
-    keys = (
-        "arn",
-        "name",
-        "version",
-        "platform",
-        "supportedOsVersions",
-        "state",
-        "type",
-        "owner",
-        "description",
-        "changeDescription",
-        "dateCreated",
-        "publisher",
-        "obfuscate",
-    )
-    return _compact({**{key: body.get(key) for key in keys}, "tags": row.tags or None})
-
-
-def _compact(body: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in body.items() if v is not None}
+    return versioned.compact(entry)

@@ -6,15 +6,7 @@ from typing import Any
 
 from kiln.services.context import RequestContext
 from kiln.services.imagebuilder.dist_checks import check_distributions
-from kiln.services.imagebuilder.infra_named import (
-    create_named,
-    delete_named,
-    find_named,
-    list_named,
-    pick,
-    replace_named,
-    view,
-)
+from kiln.services.imagebuilder.infra_named import NamedFamily, pick, view
 from kiln.store.schema import ResourceRow
 
 RESOURCE = "distribution-configuration"
@@ -25,53 +17,9 @@ _FILTERS = {"name": lambda body: [body.get("name")]}
 _SUMMARY = ("arn", "name", "description", "dateCreated", "dateUpdated", "tags")
 
 
-def create_distribution_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    row = create_named(
-        ctx,
-        RESOURCE,
-        name=params["name"],
-        body=_configuration(ctx, params),
-        tags=params.get("tags"),
-    )
-    return {"clientToken": params.get("clientToken"), MEMBER: row.arn}
-
-
-def get_distribution_configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = find_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {"distributionConfiguration": distribution_configuration_view(row)}
-
-
 def distribution_configuration_view(row: ResourceRow) -> dict[str, Any]:
     """The DistributionConfiguration shape (also embedded in images)."""
     return view(row)
-
-
-def update_distribution_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    row = find_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    replace_named(ctx, row, _configuration(ctx, params))
-    return {"clientToken": params.get("clientToken"), MEMBER: row.arn}
-
-
-def delete_distribution_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    return {MEMBER: delete_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)}
-
-
-def list_distribution_configurations(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_named(
-        ctx,
-        RESOURCE,
-        params,
-        operation="ListDistributionConfigurations",
-        filters=_FILTERS,
-        summary=_summary,
-    )
-    return {"distributionConfigurationSummaryList": page, "nextToken": token}
 
 
 def _summary(row: ResourceRow) -> dict[str, Any]:
@@ -81,10 +29,28 @@ def _summary(row: ResourceRow) -> dict[str, Any]:
 
 
 def _configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    # Regions: the deployment's configured set once settings carry one (standard table today).
-    check_distributions(params["distributions"], account=ctx.account)
+    check_distributions(
+        params["distributions"], account=ctx.account, configured_regions=ctx.regions
+    )
     return {
         "description": params.get("description"),
         "distributions": params["distributions"],
         "timeoutMinutes": TIMEOUT_MINUTES,
     }
+
+
+FAMILY = NamedFamily(
+    resource_type=RESOURCE,
+    member=MEMBER,
+    shape="distributionConfiguration",
+    list_operation="ListDistributionConfigurations",
+    list_key="distributionConfigurationSummaryList",
+    configure=_configuration,
+    summary=_summary,
+    filters=_FILTERS,
+)
+create_distribution_configuration = FAMILY.create
+get_distribution_configuration = FAMILY.get
+update_distribution_configuration = FAMILY.update
+delete_distribution_configuration = FAMILY.delete
+list_distribution_configurations = FAMILY.list

@@ -16,7 +16,7 @@ from kiln.core.arn import imagebuilder_arn
 from kiln.core.clock import aws_datetime
 from kiln.core.semver import Version
 from kiln.services.context import RequestContext
-from kiln.services.imagebuilder import versions
+from kiln.services.imagebuilder import versioned, versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     ResourceDependencyException,
@@ -135,40 +135,19 @@ def list_images(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
                 "byName lists the images of one recipe name: add a 'name' filter."
             )
         bodies = [body for body in bodies if body["name"] in names]
-    entries = [_version_entry(body) for body in bodies]
-    page, token = ctx.tokens.page(
-        "ListImages",
-        entries,
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    entries = [versioned.version_entry(body, _VERSION_KEYS) for body in bodies]
+    page, token = versioned.page(ctx, "ListImages", entries, params)
     return {"imageVersionList": page, "nextToken": token}
 
 
 def list_image_build_versions(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     member = "imageVersionArn"
     arn = versions.parse(params[member], RESOURCE, member=member)
-    rows = [
-        row
-        for row in resources.listing(
-            ctx.session,
-            resource_type=RESOURCE,
-            region=arn.region,
-            owners=[arn.account],
-            arn_name=arn.name,
-            version=str(arn.version) if arn.version is not None else None,
-        )
-        if versions.visible(ctx, row)
-    ]
+    rows = versioned.builds_of(ctx, arn, RESOURCE)
     by_arn = {row.arn: row for row in rows}
     bodies = apply_filters([row.body for row in rows], params.get("filters"), FILTERS)
     summaries = [image_summary(by_arn[body["arn"]]) for body in bodies]
-    page, token = ctx.tokens.page(
-        "ListImageBuildVersions",
-        summaries,
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    page, token = versioned.page(ctx, "ListImageBuildVersions", summaries, params)
     return {"imageSummaryList": page, "nextToken": token}
 
 
@@ -195,18 +174,10 @@ def delete_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
 
 def image_summary(row: ResourceRow) -> dict[str, Any]:
     """The `ImageSummary` of one image build version."""
-    summary = {key: row.body.get(key) for key in _SUMMARY_KEYS}
-    summary["tags"] = row.tags or None
-    return {k: v for k, v in summary.items() if v is not None}
+    return versioned.summary(row, _SUMMARY_KEYS)
 
 
 def _status(row: ResourceRow) -> str | None:
     state = row.body.get("state") or {}
     status = state.get("status")
     return str(status) if status is not None else None
-
-
-def _version_entry(body: dict[str, Any]) -> dict[str, Any]:
-    entry = {key: body.get(key) for key in _VERSION_KEYS}
-    entry["arn"] = body["arn"].rsplit("/", 1)[0]
-    return {k: v for k, v in entry.items() if v is not None}

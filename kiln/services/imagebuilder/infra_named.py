@@ -5,6 +5,7 @@ an update replaces the configuration but keeps arn, name, dateCreated and tags."
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from kiln.core.arn import ArnError, imagebuilder_arn, parse_imagebuilder_arn
@@ -122,3 +123,49 @@ def pick(row: ResourceRow, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def compact(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class NamedFamily:
+    """The five operations of one named configuration type (Create, Get, Update, Delete,
+    List), differing only in how a request becomes a configuration and how a row is listed."""
+
+    resource_type: str
+    member: str
+    shape: str
+    list_operation: str
+    list_key: str
+    configure: Callable[[RequestContext, dict[str, Any]], dict[str, Any]]
+    summary: Callable[[ResourceRow], dict[str, Any]]
+    filters: Mapping[str, Extractor]
+
+    def create(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        body = self.configure(ctx, params)
+        row = create_named(
+            ctx, self.resource_type, name=params["name"], body=body, tags=params.get("tags")
+        )
+        return {"clientToken": params.get("clientToken"), self.member: row.arn}
+
+    def get(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = find_named(ctx, self.resource_type, params[self.member], member=self.member)
+        return {self.shape: view(row)}
+
+    def update(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = find_named(ctx, self.resource_type, params[self.member], member=self.member)
+        replace_named(ctx, row, self.configure(ctx, params))
+        return {"clientToken": params.get("clientToken"), self.member: row.arn}
+
+    def delete(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        arn = delete_named(ctx, self.resource_type, params[self.member], member=self.member)
+        return {self.member: arn}
+
+    def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        page, token = list_named(
+            ctx,
+            self.resource_type,
+            params,
+            operation=self.list_operation,
+            filters=self.filters,
+            summary=self.summary,
+        )
+        return {self.list_key: page, "nextToken": token}

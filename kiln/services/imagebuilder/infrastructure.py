@@ -10,15 +10,7 @@ from kiln.services.imagebuilder.infra_checks import (
     check_logging,
     check_placement,
 )
-from kiln.services.imagebuilder.infra_named import (
-    create_named,
-    delete_named,
-    find_named,
-    list_named,
-    pick,
-    replace_named,
-    view,
-)
+from kiln.services.imagebuilder.infra_named import NamedFamily, pick, view
 from kiln.services.imagebuilder.passrole import require_instance_profile
 from kiln.store.schema import ResourceRow
 
@@ -54,55 +46,9 @@ _SUMMARY = (
 )
 
 
-def create_infrastructure_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    row = create_named(
-        ctx,
-        RESOURCE,
-        name=params["name"],
-        body=_configuration(ctx, params),
-        tags=params.get("tags"),
-    )
-    return {"clientToken": params.get("clientToken"), MEMBER: row.arn}
-
-
-def get_infrastructure_configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = find_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {"infrastructureConfiguration": infrastructure_configuration_view(row)}
-
-
 def infrastructure_configuration_view(row: ResourceRow) -> dict[str, Any]:
     """The InfrastructureConfiguration shape (also embedded in images)."""
     return view(row)
-
-
-def update_infrastructure_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    row = find_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    replace_named(ctx, row, _configuration(ctx, params))
-    return {"clientToken": params.get("clientToken"), MEMBER: row.arn}
-
-
-def delete_infrastructure_configuration(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    return {MEMBER: delete_named(ctx, RESOURCE, params[MEMBER], member=MEMBER)}
-
-
-def list_infrastructure_configurations(
-    ctx: RequestContext, params: dict[str, Any]
-) -> dict[str, Any]:
-    page, token = list_named(
-        ctx,
-        RESOURCE,
-        params,
-        operation="ListInfrastructureConfigurations",
-        filters=_FILTERS,
-        summary=lambda row: pick(row, _SUMMARY),
-    )
-    return {"infrastructureConfigurationSummaryList": page, "nextToken": token}
 
 
 def _configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -116,3 +62,20 @@ def _configuration(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
     if body["terminateInstanceOnFailure"] is None:
         body["terminateInstanceOnFailure"] = True
     return body
+
+
+FAMILY = NamedFamily(
+    resource_type=RESOURCE,
+    member=MEMBER,
+    shape="infrastructureConfiguration",
+    list_operation="ListInfrastructureConfigurations",
+    list_key="infrastructureConfigurationSummaryList",
+    configure=_configuration,
+    summary=lambda row: pick(row, _SUMMARY),
+    filters=_FILTERS,
+)
+create_infrastructure_configuration = FAMILY.create
+get_infrastructure_configuration = FAMILY.get
+update_infrastructure_configuration = FAMILY.update
+delete_infrastructure_configuration = FAMILY.delete
+list_infrastructure_configurations = FAMILY.list

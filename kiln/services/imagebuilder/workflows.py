@@ -10,17 +10,12 @@ from typing import Any
 
 from kiln.core.arn import ImageBuilderArn, imagebuilder_arn
 from kiln.core.errors import ClientError
-from kiln.core.semver import Version
 from kiln.services.context import RequestContext
-from kiln.services.imagebuilder import versions
+from kiln.services.imagebuilder import versioned, versions
 from kiln.services.imagebuilder.errors import (
-    InvalidParameterCombinationException,
-    InvalidParameterValueException,
-    InvalidVersionNumberException,
     ResourceAlreadyExistsException,
 )
 from kiln.services.imagebuilder.filters import apply_filters
-from kiln.services.imagebuilder.uris import read_document_uri
 from kiln.services.imagebuilder.workflow_documents import workflow_body
 from kiln.services.imagebuilder.workflow_managed import ensure_managed_workflows
 from kiln.store import resources
@@ -28,6 +23,18 @@ from kiln.store.schema import ResourceRow
 from kiln.workflow import WorkflowDocument, parse_workflow
 
 RESOURCE = "workflow"
+_VERSION_KEYS = ("name", "version", "description", "type", "owner", "dateCreated")
+_SUMMARY_KEYS = (
+    "arn",
+    "name",
+    "version",
+    "description",
+    "changeDescription",
+    "type",
+    "owner",
+    "state",
+    "dateCreated",
+)
 _FILTERS = {
     "name": lambda body: [body.get("name")],
     "type": lambda body: [body.get("type")],
@@ -44,8 +51,8 @@ class DryRunOperationException(ClientError):
 
 
 def create_workflow(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    data = _document_text(ctx, params)
-    version = _version(params["semanticVersion"])
+    data = versioned.document_text(ctx, params, noun="workflow")
+    version = versioned.semantic_version(params["semanticVersion"])
     workflow_type = params["type"]
     document: WorkflowDocument = parse_workflow(data, workflow_type=workflow_type)
     version_arn = imagebuilder_arn(
@@ -64,37 +71,30 @@ def create_workflow(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         raise DryRunOperationException(
             "The request would have succeeded, but the dryRun flag is set: nothing was created."
         )
-    build = resources.next_build(ctx.session, str(version_arn))
-    arn = version_arn.with_version(str(version), build)
-    body = workflow_body(
-        arn=str(arn),
-        name=params["name"],
-        version=str(version),
-        workflow_type=workflow_type,
-        owner=ctx.account,
-        data=data,
-        document=document,
-        now=ctx.now,
-        description=params.get("description"),
-        change_description=params.get("changeDescription"),
-        kms_key_id=params.get("kmsKeyId"),
-    )
-    row = resources.add(
-        ctx.session,
-        ctx.scope,
+    row = versioned.add_build(
+        ctx,
         resource_type=RESOURCE,
-        arn=str(arn),
+        version_arn=version_arn,
         name=params["name"],
-        arn_name=arn.name,
-        body=body,
-        tags=params.get("tags") or {},
-        now=ctx.now,
         version=version,
-        build=build,
+        tags=params.get("tags"),
+        body=lambda arn: workflow_body(
+            arn=arn,
+            name=params["name"],
+            version=str(version),
+            workflow_type=workflow_type,
+            owner=ctx.account,
+            data=data,
+            document=document,
+            now=ctx.now,
+            description=params.get("description"),
+            change_description=params.get("changeDescription"),
+            kms_key_id=params.get("kmsKeyId"),
+        ),
     )
     return {
         "clientToken": params.get("clientToken"),
-        "workflowBuildVersionArn": str(arn),
+        "workflowBuildVersionArn": row.arn,
         "latestVersionReferences": _references(row),
     }
 
@@ -120,12 +120,8 @@ def list_workflows(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any
         filters = [f for f in filters if f.get("name") != "name"]
         rows = [r for r in rows if any(p in r.body["name"].lower() for p in parts)]
     bodies = apply_filters([row.body for row in rows], filters, _FILTERS)
-    page, token = ctx.tokens.page(
-        "ListWorkflows",
-        [_version_entry(body) for body in bodies],
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    entries = [versioned.version_entry(body, _VERSION_KEYS) for body in bodies]
+    page, token = versioned.page(ctx, "ListWorkflows", entries, params)
     return {"workflowVersionList": page, "nextToken": token}
 
 
@@ -141,12 +137,8 @@ def list_workflow_build_versions(ctx: RequestContext, params: dict[str, Any]) ->
         and (selector is None or selector.matches(versions.version_of(row)))
     ]
     rows.sort(key=lambda r: (versions.version_of(r), r.build or 0))
-    page, token = ctx.tokens.page(
-        "ListWorkflowBuildVersions",
-        [_summary(row) for row in rows],
-        max_results=params.get("maxResults"),
-        next_token=params.get("nextToken"),
-    )
+    summaries = [versioned.summary(row, _SUMMARY_KEYS) for row in rows]
+    page, token = versioned.page(ctx, "ListWorkflowBuildVersions", summaries, params)
     return {"workflowSummaryList": page, "nextToken": token}
 
 
@@ -173,51 +165,5 @@ def _builds(ctx: RequestContext, arn: ImageBuilderArn, *, owner: str) -> list[Re
     return [row for row in rows if row.body.get("type", "").lower() == arn.kind]
 
 
-def _document_text(ctx: RequestContext, params: dict[str, Any]) -> str:
-    data, uri = params.get("data"), params.get("uri")
-    if data and uri:
-        raise InvalidParameterCombinationException(
-            "You can specify either 'data' or 'uri' for a workflow, not both."
-        )
-    if uri:
-        data = read_document_uri(ctx, str(uri), member="uri")
-    if not data:
-        raise InvalidParameterValueException(
-            "A workflow needs a document: specify 'data' (inline YAML) or 'uri'."
-        )
-    return str(data)
-
-
-def _version(text: str) -> Version:
-    try:
-        return Version.parse(text)
-    except ValueError as exc:
-        raise InvalidVersionNumberException(str(exc)) from exc
-
-
 def _references(row: ResourceRow) -> dict[str, Any]:
     return versions.latest_version_references(row, kind=row.body["type"].lower())
-
-
-def _version_entry(body: dict[str, Any]) -> dict[str, Any]:
-    entry = {key: body.get(key) for key in ("name", "version", "description", "type", "owner")}
-    entry["arn"] = body["arn"].rsplit("/", 1)[0]
-    entry["dateCreated"] = body.get("dateCreated")
-    return {k: v for k, v in entry.items() if v is not None}
-
-
-def _summary(row: ResourceRow) -> dict[str, Any]:
-    keys = (
-        "arn",
-        "name",
-        "version",
-        "description",
-        "changeDescription",
-        "type",
-        "owner",
-        "state",
-        "dateCreated",
-    )
-    summary = {key: row.body.get(key) for key in keys}
-    summary["tags"] = row.tags or None
-    return {k: v for k, v in summary.items() if v is not None}
