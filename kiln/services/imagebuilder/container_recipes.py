@@ -8,7 +8,6 @@ from typing import Any
 from kiln.core.clock import aws_datetime
 from kiln.core.dockerfile import validate_template
 from kiln.services.context import RequestContext
-from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterCombinationException,
     InvalidParameterValueException,
@@ -17,7 +16,6 @@ from kiln.services.imagebuilder.errors import (
 from kiln.services.imagebuilder.recipe_components import (
     check_compatibility,
     recipe_platform,
-    record_references,
     resolve_components,
 )
 from kiln.services.imagebuilder.recipe_devices import check_block_device_mappings
@@ -27,10 +25,7 @@ from kiln.services.imagebuilder.recipe_parents import (
     image_recipe_parent,
 )
 from kiln.services.imagebuilder.recipe_store import (
-    add_recipe,
-    delete_recipe,
-    find_recipe,
-    list_recipes,
+    RecipeFamily,
     new_recipe_arn,
     pick,
     view,
@@ -95,51 +90,14 @@ def create_container_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict
         "workingDirectory": params.get("workingDirectory"),
         "targetRepository": params["targetRepository"],
     }
-    row = add_recipe(
-        ctx,
-        RESOURCE,
-        arn=arn,
-        version=version,
-        name=params["name"],
-        body=body,
-        tags=params.get("tags"),
+    return FAMILY.created(
+        ctx, arn=arn, version=version, params=params, body=body, components=components
     )
-    record_references(ctx, row.arn, components)
-    return {
-        "clientToken": params.get("clientToken"),
-        MEMBER: row.arn,
-        "latestVersionReferences": versions.latest_version_references(row),
-    }
-
-
-def get_container_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = find_recipe(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {
-        "containerRecipe": container_recipe_view(row),
-        "latestVersionReferences": versions.latest_version_references(row),
-    }
 
 
 def container_recipe_view(row: ResourceRow) -> dict[str, Any]:
-    """The ContainerRecipe shape (for GetContainerRecipe, and for images that embed it)."""
+    """The ContainerRecipe shape (for Get, and for images that embed it)."""
     return view(row)
-
-
-def delete_container_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = delete_recipe(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {MEMBER: row.arn}
-
-
-def list_container_recipes(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_recipes(
-        ctx,
-        RESOURCE,
-        params,
-        operation="ListContainerRecipes",
-        filters=_FILTERS,
-        summary=_summary,
-    )
-    return {"containerRecipeSummaryList": page, "nextToken": token}
 
 
 def check_target_repository(target: dict[str, Any], *, member: str) -> None:
@@ -190,3 +148,17 @@ def _check_instance_configuration(ctx: RequestContext, instance: dict[str, Any] 
             )
         image_recipe_parent(ctx, image)
     check_block_device_mappings(instance.get("blockDeviceMappings"))
+
+
+FAMILY = RecipeFamily(
+    resource_type=RESOURCE,
+    member=MEMBER,
+    shape="containerRecipe",
+    list_operation="ListContainerRecipes",
+    list_key="containerRecipeSummaryList",
+    summary=_summary,
+    filters=_FILTERS,
+)
+get_container_recipe = FAMILY.get
+delete_container_recipe = FAMILY.delete
+list_container_recipes = FAMILY.list

@@ -8,21 +8,16 @@ from typing import Any
 
 from kiln.core.clock import aws_datetime
 from kiln.services.context import RequestContext
-from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import InvalidParameterValueException
 from kiln.services.imagebuilder.recipe_components import (
     check_compatibility,
     recipe_platform,
-    record_references,
     resolve_components,
 )
 from kiln.services.imagebuilder.recipe_devices import check_block_device_mappings
 from kiln.services.imagebuilder.recipe_parents import image_recipe_parent
 from kiln.services.imagebuilder.recipe_store import (
-    add_recipe,
-    delete_recipe,
-    find_recipe,
-    list_recipes,
+    RecipeFamily,
     new_recipe_arn,
     pick,
     view,
@@ -67,51 +62,14 @@ def create_image_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict[str
         "amiTags": params.get("amiTags"),
         "amiWatermarks": params.get("amiWatermarks"),
     }
-    row = add_recipe(
-        ctx,
-        RESOURCE,
-        arn=arn,
-        version=version,
-        name=params["name"],
-        body=body,
-        tags=params.get("tags"),
+    return FAMILY.created(
+        ctx, arn=arn, version=version, params=params, body=body, components=components
     )
-    record_references(ctx, row.arn, components)
-    return {
-        "clientToken": params.get("clientToken"),
-        "imageRecipeArn": row.arn,
-        "latestVersionReferences": versions.latest_version_references(row),
-    }
-
-
-def get_image_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = find_recipe(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {
-        "imageRecipe": image_recipe_view(row),
-        "latestVersionReferences": versions.latest_version_references(row),
-    }
 
 
 def image_recipe_view(row: ResourceRow) -> dict[str, Any]:
-    """The ImageRecipe shape (for GetImageRecipe, and for images that embed their recipe)."""
+    """The ImageRecipe shape (for Get, and for images that embed it)."""
     return view(row)
-
-
-def delete_image_recipe(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    row = delete_recipe(ctx, RESOURCE, params[MEMBER], member=MEMBER)
-    return {MEMBER: row.arn}
-
-
-def list_image_recipes(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-    page, token = list_recipes(
-        ctx,
-        RESOURCE,
-        params,
-        operation="ListImageRecipes",
-        filters=_FILTERS,
-        summary=lambda row: pick(row, _SUMMARY),
-    )
-    return {"imageRecipeSummaryList": page, "nextToken": token}
 
 
 def _check_user_data(configuration: dict[str, Any] | None) -> None:
@@ -133,3 +91,17 @@ def _check_user_data(configuration: dict[str, Any] | None) -> None:
             f"additionalInstanceConfiguration.userDataOverride decodes to {len(raw)} bytes; "
             f"user data is limited to {MAX_USER_DATA_BYTES} bytes."
         )
+
+
+FAMILY = RecipeFamily(
+    resource_type=RESOURCE,
+    member=MEMBER,
+    shape="imageRecipe",
+    list_operation="ListImageRecipes",
+    list_key="imageRecipeSummaryList",
+    summary=lambda row: pick(row, _SUMMARY),
+    filters=_FILTERS,
+)
+get_image_recipe = FAMILY.get
+delete_image_recipe = FAMILY.delete
+list_image_recipes = FAMILY.list

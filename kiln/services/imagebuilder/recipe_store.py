@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from kiln.core.arn import ImageBuilderArn, imagebuilder_arn
@@ -16,6 +17,7 @@ from kiln.services.imagebuilder.errors import (
     ResourceAlreadyExistsException,
 )
 from kiln.services.imagebuilder.filters import Extractor, apply_filters
+from kiln.services.imagebuilder.recipe_components import RecipeComponent, record_references
 from kiln.store import resources
 from kiln.store.schema import ResourceRow
 
@@ -126,3 +128,66 @@ def pick(row: ResourceRow, keys: tuple[str, ...]) -> dict[str, Any]:
 
 def compact(body: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in body.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class RecipeFamily:
+    """What an image recipe and a container recipe answer alike: the reply to Create, and
+    Get, Delete and List."""
+
+    resource_type: str
+    member: str
+    shape: str
+    list_operation: str
+    list_key: str
+    summary: Callable[[ResourceRow], dict[str, Any]]
+    filters: Mapping[str, Extractor]
+
+    def created(
+        self,
+        ctx: RequestContext,
+        *,
+        arn: ImageBuilderArn,
+        version: Version,
+        params: Mapping[str, Any],
+        body: dict[str, Any],
+        components: Sequence[RecipeComponent],
+    ) -> dict[str, Any]:
+        """Store a new recipe version with its component references; the Create reply."""
+        row = add_recipe(
+            ctx,
+            self.resource_type,
+            arn=arn,
+            version=version,
+            name=params["name"],
+            body=body,
+            tags=params.get("tags"),
+        )
+        record_references(ctx, row.arn, components)
+        return {
+            "clientToken": params.get("clientToken"),
+            self.member: row.arn,
+            "latestVersionReferences": versions.latest_version_references(row),
+        }
+
+    def get(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = find_recipe(ctx, self.resource_type, params[self.member], member=self.member)
+        return {
+            self.shape: view(row),
+            "latestVersionReferences": versions.latest_version_references(row),
+        }
+
+    def delete(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        row = delete_recipe(ctx, self.resource_type, params[self.member], member=self.member)
+        return {self.member: row.arn}
+
+    def list(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        page, token = list_recipes(
+            ctx,
+            self.resource_type,
+            params,
+            operation=self.list_operation,
+            filters=self.filters,
+            summary=self.summary,
+        )
+        return {self.list_key: page, "nextToken": token}
