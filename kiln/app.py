@@ -15,7 +15,6 @@ from kiln.auth.secretbox import SecretBox
 from kiln.core.clock import utcnow
 from kiln.core.errors import ConfigurationError
 from kiln.core.pagination import PageTokens
-from kiln.core.regions import known_regions
 from kiln.engine.context import EngineConfig
 from kiln.engine.podman_host import PodmanBuildHost
 from kiln.engine.vm_host import QemuBuildHost
@@ -48,7 +47,8 @@ class Kiln:
         self.database.migrate()
         self.tokens = PageTokens(read_or_create_secret(self.data_dir / "pagination.key"))
         self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
-        self.regions = known_regions()
+        self.regions = settings.region_names()
+        self.image_stores = settings.image_store_map()
         self.objects = Resolver(
             ObjectStoreConfig.from_environ(
                 os.environ, data_dir=self.data_dir, region=settings.region
@@ -125,7 +125,13 @@ class Kiln:
                 ),
                 vm=QemuBuildHost(self.data_dir / "vm-disks", runtime, data_dir=self.data_dir),
             )
-            config = EngineConfig(self.data_dir, registries=registries, registry_tls_verify=False)
+            config = EngineConfig(
+                self.data_dir,
+                registries=registries,
+                registry_tls_verify=False,
+                image_stores=self.image_stores,
+                objects=self.objects,
+            )
             self.executor = ThreadExecutor(
                 self.database, host, config, workers=settings.build_workers
             ).start()

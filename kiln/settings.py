@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiln.core.errors import ConfigurationError
+from kiln.core.regions import known_regions, valid_region_name
 
 
 def default_data_dir() -> Path:
@@ -41,6 +42,18 @@ SETTINGS = (
         "without one gets OCI layouts under <data_dir>/registry",
     ),
     Setting("build_workers", "KILN_BUILD_WORKERS", "builds that run at the same time [2]"),
+    Setting(
+        "regions",
+        "KILN_REGIONS",
+        "the regions this Kiln knows, comma-separated (the serving region among them) "
+        "[AWS's commercial regions]",
+    ),
+    Setting(
+        "image_stores",
+        "KILN_IMAGE_STORES",
+        "AMI disk store per region: 'eu-west-1=/srv/amis-eu,...'; a region without one keeps "
+        "its disks under <data_dir>/amis",
+    ),
 )
 
 
@@ -54,21 +67,50 @@ class Settings:
     containers_dir: Path | None = None
     registries: str | None = None
     build_workers: int = 2
+    regions: str | None = None
+    image_stores: str | None = None
+
+    def region_names(self) -> frozenset[str]:
+        """KILN_REGIONS (or the standard table); the serving region must be one of them."""
+        if not (self.regions or "").strip():
+            names = known_regions()
+        else:
+            names = frozenset(r.strip() for r in (self.regions or "").split(",") if r.strip())
+            bad = sorted(name for name in names if not valid_region_name(name))
+            if bad:
+                raise ConfigurationError(
+                    f"KILN_REGIONS names {', '.join(bad)}, which are not region names",
+                    hint="example: KILN_REGIONS=us-east-1,eu-west-1",
+                )
+        if self.region not in names:
+            raise ConfigurationError(
+                f"the serving region {self.region} is not among the regions Kiln knows",
+                hint=f"add it to KILN_REGIONS or set KILN_REGION to one of {sorted(names)[:5]}",
+            )
+        return names
+
+    def image_store_map(self) -> dict[str, Path]:
+        """KILN_IMAGE_STORES as {region: directory}, each region a known one."""
+        known = self.region_names()
+        found: dict[str, Path] = {}
+        for region, location in _pairs(self.image_stores, "KILN_IMAGE_STORES", "region=/path"):
+            if region not in known:
+                raise ConfigurationError(
+                    f"KILN_IMAGE_STORES names the region {region}, which Kiln does not know",
+                    hint="add it to KILN_REGIONS",
+                )
+            if "://" in location:
+                raise ConfigurationError(
+                    f"KILN_IMAGE_STORES: {region}={location} is not a directory; Kiln keeps "
+                    "AMI disks in directories (object-store image stores are not available yet)",
+                    hint="example: KILN_IMAGE_STORES=eu-west-1=/srv/kiln/amis-eu",
+                )
+            found[region] = Path(location).expanduser()
+        return found
 
     def registry_map(self) -> dict[str, str]:
         """KILN_REGISTRIES as {region: host:port}."""
-        found: dict[str, str] = {}
-        for entry in (self.registries or "").split(","):
-            if not entry.strip():
-                continue
-            region, sep, address = entry.partition("=")
-            if not sep or not region.strip() or not address.strip():
-                raise ConfigurationError(
-                    f"KILN_REGISTRIES entry {entry!r} is not region=host:port",
-                    hint="example: KILN_REGISTRIES=us-east-1=127.0.0.1:5000",
-                )
-            found[region.strip()] = address.strip()
-        return found
+        return dict(_pairs(self.registries, "KILN_REGISTRIES", "region=host:port"))
 
     @classmethod
     def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -93,3 +135,19 @@ class Settings:
                         f"{number} must be a number, not {values[number]!r}"
                     ) from exc
         return replace(settings, **values)
+
+
+def _pairs(text: str | None, variable: str, form: str) -> list[tuple[str, str]]:
+    """`a=b,c=d` settings as pairs; an entry without both sides is a configuration error."""
+    found = []
+    for entry in (text or "").split(","):
+        if not entry.strip():
+            continue
+        key, sep, value = entry.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ConfigurationError(
+                f"{variable} entry {entry!r} is not {form}",
+                hint=f"example: {variable}=us-east-1={form.split('=', 1)[1]}",
+            )
+        found.append((key.strip(), value.strip()))
+    return found

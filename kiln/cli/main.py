@@ -55,12 +55,13 @@ def serve(host: str | None, port: int | None, data_dir: Path | None, region: str
     help="Data directory [~/.local/share/kiln].",
 )
 @click.option("--port", type=int, default=None, help="Port for the demo server [8780].")
-def demo(data_dir: Path | None, port: int | None) -> None:
+@click.option("--vm", is_flag=True, help="Build the example VM image (an AMI, in QEMU) instead.")
+def demo(data_dir: Path | None, port: int | None, vm: bool) -> None:
     """Kiln's main job on the embedded default: build the example container image."""
     from kiln.cli.demo import run_demo
 
     settings = Settings.load(data_dir=data_dir, port=port)
-    sys.exit(run_demo(settings))
+    sys.exit(run_demo(settings, vm=vm))
 
 
 @cli.group()

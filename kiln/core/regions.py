@@ -1,13 +1,15 @@
 """The AWS regions Kiln knows: where a distribution may send an image.
 
-The standard table is the commercial partition (`aws`). A deployment may later configure its own
-set (fewer regions, or private names for sites of its own); every function here takes that set
-as `configured` and falls back to the standard table when it is None, so callers pass through
-whatever the settings hold and nothing else changes.
+The standard table is the commercial partition (`aws`). A deployment configures its own set with
+KILN_REGIONS (fewer regions, or private names for sites of its own, shaped like region names);
+every function here takes that set as `configured` and falls back to the standard table when it
+is None. Requests signed for a region outside the set are refused at authentication, and a
+distribution configuration naming one is refused when it is created.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,6 +18,7 @@ __all__ = [
     "Region",
     "is_known_region",
     "known_regions",
+    "valid_region_name",
 ]
 
 
@@ -63,6 +66,12 @@ COMMERCIAL_REGIONS: tuple[Region, ...] = (
 )
 
 _STANDARD = frozenset(region.name for region in COMMERCIAL_REGIONS)
+_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d+$")
+
+
+def valid_region_name(name: str) -> bool:
+    """Shaped like an AWS region name (`us-east-1`, `eu-central-2`, a site's `xx-site-1`)."""
+    return bool(_NAME.match(name))
 
 
 def known_regions(configured: Iterable[str] | None = None) -> frozenset[str]:

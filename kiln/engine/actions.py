@@ -2,7 +2,7 @@
 
     LaunchInstance, ExecuteComponents, CreateImage, TerminateInstance, WaitForAction,
     BootstrapInstanceForContainer, CollectImageMetadata, SanitizeInstance, RunCommand,
-    DistributeImage
+    DistributeImage, ModifyImageAttributes, ApplyImageConfigurations (AMIs: engine.distribute)
 
 An action takes the step's resolved inputs and returns its outputs; it raises a BuildError
 to fail the step. WaitForAction is handled by the runner (it parks the execution).
@@ -24,11 +24,13 @@ from kiln.amis.disks import ImageStore
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError
 from kiln.core.ids import ami_id
-from kiln.engine import container, executions, prerequisites
+from kiln.core.nametemplate import render_container_tag
+from kiln.engine import container, distribute, executions, prerequisites
 from kiln.engine.context import BuildRun
 from kiln.engine.host import PublishTarget
 from kiln.engine.ledger import LedgerKind
 from kiln.engine.logs import step_log_dir
+from kiln.engine.scan_step import collect_image_scan_findings
 from kiln.instances.base import Instance
 from kiln.objectstore import ObjectStoreError
 from kiln.store.engine_schema import ImagePackageRow
@@ -37,9 +39,9 @@ from kiln.toe import Communicator, RunDocument, parse_document, run_documents
 logger = logging.getLogger(__name__)
 
 VM_NOT_YET = "VM builds arrive with issue #7: Kiln builds container recipes for now."
-VM_DISTRIBUTION_NOT_YET = (
-    "DistributeImage of AMIs to other regions or accounts is not available in Kiln yet: "
-    "an AMI is registered in its build region only."
+AMI_ONLY = (
+    "{action} applies to AMIs (launch permissions, launch templates, SSM parameters); a "
+    "container image's distribution is its DistributeImage step alone."
 )
 SANITIZE = (
     "rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /tmp/* /var/tmp/* 2>/dev/null; "
@@ -61,7 +63,13 @@ VM_SANITIZE = (
     "/etc/systemd/system/multi-user.target.wants/kiln-ssh-hostkeys.service; fi; sync; true"
 )
 """SanitizeInstance for an AMI: what makes every instance launched from it its own."""
-PACKAGES = ["dpkg-query", "--show", "--showformat", "${Package}\\t${Version}\\t${Architecture}\\n"]
+PACKAGES = [
+    "dpkg-query",
+    "--show",
+    "--showformat",
+    "${db:Status-Status}\\t${Package}\\t${Version}\\t${Architecture}\\n",
+]
+"""The inventory's listing: dpkg also lists packages removed but not purged (config-files)."""
 COMMAND_TIMEOUT = 3600.0
 
 
@@ -347,8 +355,8 @@ def collect_image_metadata(step: StepRun, inputs: Mapping[str, Any]) -> dict[str
     kiln_installed = set(getattr(instance, "agent_packages", ()))
     packages = [
         {"packageName": name, "packageVersion": version}
-        for name, version, *_ in (line.split("\t") for line in listing.splitlines() if line)
-        if name not in kiln_installed
+        for state, name, version, *_ in (line.split("\t") for line in listing.splitlines() if line)
+        if state == "installed" and name not in kiln_installed
     ]
     release = _shell(instance, '. /etc/os-release && echo "$PRETTY_NAME"', log=log).strip()
     with step.run.database.transaction() as session:
@@ -392,13 +400,18 @@ def run_command(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
 def distribute_image(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any]:
     run = step.run
     if not run.plan.is_container:
-        raise BuildError(VM_DISTRIBUTION_NOT_YET)
+        return distribute.distribute_amis(run)
     distributed = []
+    when = distribute.build_date(run)
     for target in run.plan.container_targets:
         registry = run.config.registries.get(target.region)
+        tags = tuple(
+            render_container_tag(tag, build_date=when, build_version=run.build_number)
+            for tag in target.tags
+        )
         publish = PublishTarget(
             repository=target.repository,
-            tags=target.tags or (f"{run.version}-{run.build_number}",),
+            tags=tags or (f"{run.version}-{run.build_number}",),
             registry=registry,
             layout_root=None if registry else run.config.data_dir / "registry",
             tls_verify=run.config.registry_tls_verify,
@@ -408,6 +421,18 @@ def distribute_image(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any
     return {"distributedImages": distributed}
 
 
+def modify_image_attributes(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if step.run.plan.is_container:
+        raise BuildError(AMI_ONLY.format(action="ModifyImageAttributes"))
+    return distribute.modify_image_attributes(step.run, inputs)
+
+
+def apply_image_configurations(step: StepRun, _inputs: Mapping[str, Any]) -> dict[str, Any]:
+    if step.run.plan.is_container:
+        raise BuildError(AMI_ONLY.format(action="ApplyImageConfigurations"))
+    return distribute.apply_image_configurations(step.run)
+
+
 HANDLERS: Mapping[str, ActionHandler] = {
     "LaunchInstance": ActionHandler(launch_instance, terminate_on_rollback),
     "ExecuteComponents": ActionHandler(execute_components, logs=True),
@@ -415,7 +440,10 @@ HANDLERS: Mapping[str, ActionHandler] = {
     "TerminateInstance": ActionHandler(terminate_instance),
     "BootstrapInstanceForContainer": ActionHandler(bootstrap_for_container, logs=True),
     "CollectImageMetadata": ActionHandler(collect_image_metadata, logs=True),
+    "CollectImageScanFindings": ActionHandler(collect_image_scan_findings, logs=True),
     "SanitizeInstance": ActionHandler(sanitize_instance, logs=True),
     "RunCommand": ActionHandler(run_command, logs=True),
     "DistributeImage": ActionHandler(distribute_image),
+    "ModifyImageAttributes": ActionHandler(modify_image_attributes),
+    "ApplyImageConfigurations": ActionHandler(apply_image_configurations),
 }

@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from kiln.amis import registry as ami_registry
 from kiln.amis.registry import AMI_ID
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError, KilnError
 from kiln.engine import executions, ledger, prerequisites, status
-from kiln.engine.actions import ami_name
 from kiln.engine.context import BuildRun, EngineConfig
 from kiln.engine.host import BuildHost
 from kiln.engine.ledger import LedgerKind, Remover
@@ -128,6 +129,8 @@ def run_build(run: BuildRun) -> BuildResult:
 def _check_prerequisites(run: BuildRun) -> None:
     """The instance profile and what its role may do, before any instance is launched."""
     plan = run.plan
+    if plan.distribution_only:  # DistributeImage launches nothing
+        return
     with run.database.transaction() as session:
         role = prerequisites.instance_role(
             session, account=run.account, profile_name=plan.instance_profile
@@ -185,7 +188,6 @@ def _advance(run: BuildRun, target: ImageStatus) -> bool:
 def _integrate(run: BuildRun) -> None:
     """Record what the build produced on the image: outputResources, osVersion."""
     containers: list[dict[str, Any]] = []
-    amis: list[dict[str, Any]] = []
     os_version = None
     with run.database.transaction() as session:
         for execution in executions.executions_of(session, run.image_arn):
@@ -193,29 +195,39 @@ def _integrate(run: BuildRun) -> None:
                 if step.status != executions.StepStatus.COMPLETED:
                     continue
                 outputs = executions.loads(step.outputs)
-                containers += outputs.get("distributedImages") or []
-                if step.action == "CreateImage" and not run.plan.is_container:
-                    amis.append(_ami(run, str(outputs.get("imageId") or "")))
+                if run.plan.is_container:
+                    containers += outputs.get("distributedImages") or []
                 os_version = outputs.get("osVersion") or os_version
         row = resources.by_arn(session, run.image_arn)
         assert row is not None
-        produced = {"amis": amis} if not run.plan.is_container else {"containers": containers}
+        if run.plan.is_container:
+            produced: dict[str, Any] = {"containers": containers}
+        else:
+            produced = {"amis": output_amis(session, run.image_arn)}
         status.set_body(session, row, outputResources=produced, osVersion=os_version)
         # The AMIs outlive the build: their ledger entries are released, not swept.
+        made = {ami["image"] for ami in produced.get("amis", [])}
         for entry in ledger.outstanding(session, run.image_arn):
-            if entry.kind == LedgerKind.IMAGE.value and entry.ref in {a["image"] for a in amis}:
+            if entry.kind == LedgerKind.IMAGE.value and entry.ref in made:
                 entry.released_at = utcnow()
 
 
-def _ami(run: BuildRun, image: str) -> dict[str, Any]:
-    return {
-        "region": run.region,
-        "image": image,
-        "name": ami_name(run),
-        "description": f"Built by Kiln from {run.image_arn}",
-        "accountId": run.account,
-        "state": {"status": "AVAILABLE"},
-    }
+def output_amis(session: Session, image_arn: str) -> list[dict[str, Any]]:
+    """`outputResources.amis`: every AMI of the image, per region and account (the build's own
+    and its distributed copies), as Image Builder's `Ami` shape."""
+    found = []
+    for ami in ami_registry.of_image(session, image_arn):
+        entry: dict[str, Any] = {
+            "region": ami.region,
+            "image": ami.ami_id,
+            "name": ami.name,
+            "accountId": ami.account,
+            "state": {"status": ami.state.upper()},
+        }
+        if ami.description:
+            entry["description"] = ami.description
+        found.append(entry)
+    return found
 
 
 def _fail(run: BuildRun, reason: str) -> BuildResult:
@@ -224,6 +236,15 @@ def _fail(run: BuildRun, reason: str) -> BuildResult:
     with run.database.transaction() as session:
         row = resources.by_arn(session, run.image_arn)
         if row is not None and status.status_of(row) in status.IN_PROGRESS:
+            swept = {
+                entry.ref
+                for entry in ledger.outstanding(session, run.image_arn)
+                if entry.kind == LedgerKind.IMAGE.value
+            }
+            made = [] if run.plan.is_container else output_amis(session, run.image_arn)
+            amis = [ami for ami in made if ami["image"] not in swept]
+            if amis:  # a failed distribution: the AMIs it made stay, and are shown
+                status.set_body(session, row, outputResources={"amis": amis})
             status.transition(
                 session, run.image_arn, ImageStatus.FAILED, now=utcnow(), reason=message
             )

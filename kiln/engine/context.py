@@ -17,6 +17,7 @@ from kiln.engine.logs import build_log_root
 from kiln.engine.plan import BuildPlan
 from kiln.engine.status import ImageStatus, status_of
 from kiln.objectstore import Resolver
+from kiln.scan import AdvisorySource
 from kiln.store import resources
 from kiln.store.database import Database
 
@@ -35,6 +36,11 @@ class EngineConfig:
     poll_interval: float = 0.25
     objects: Resolver | None = None
     """Where `logging.s3Logs` uploads go (Kiln's object store)."""
+    image_stores: Mapping[str, Path] = field(default_factory=dict)
+    """The image store root of a region whose AMI disks live elsewhere than <data_dir>/amis."""
+    advisories: AdvisorySource | None = None
+    """What CollectImageScanFindings matches against; None: Debian's security archive on the
+    mirror apt uses (kiln.engine.scan_step.advisory_source)."""
 
 
 @dataclass
@@ -98,7 +104,7 @@ class BuildRun:
             "cloudWatchLogGroup": f"/aws/imagebuilder/{recipe}",
             "cloudWatchLogStream": f"{self.version}/{self.build_number}",
             "collectImageMetadata": self.plan.collect_metadata,
-            "collectImageScanFindings": False,
+            "collectImageScanFindings": self.plan.scan_findings,
             "dateTime": aws_datetime(now or utcnow()),
             "imageBuildNumber": self.build_number,
             "imageId": self.plan.parent_image,

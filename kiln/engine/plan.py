@@ -38,6 +38,56 @@ class ContainerTarget:
 
 
 @dataclass(frozen=True)
+class AmiTarget:
+    """One region of a distribution configuration, for an AMI: the copy's name template,
+    description, tags, KMS key, launch permission and the accounts that get their own copy
+    (`amiDistributionConfiguration`), and the launch templates and SSM parameters to update."""
+
+    region: str
+    name: str | None = None
+    description: str | None = None
+    ami_tags: dict[str, str] = field(default_factory=dict)
+    kms_key_id: str | None = None
+    target_account_ids: tuple[str, ...] = ()
+    launch_permission: dict[str, Any] = field(default_factory=dict)
+    launch_templates: tuple[dict[str, Any], ...] = ()
+    ssm_parameters: tuple[dict[str, Any], ...] = ()
+    s3_export: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_distribution(cls, distribution: dict[str, Any]) -> AmiTarget:
+        """The target of one `Distribution` of a distribution configuration."""
+        ami = distribution.get("amiDistributionConfiguration") or {}
+        return cls(
+            region=str(distribution["region"]),
+            name=ami.get("name"),
+            description=ami.get("description"),
+            ami_tags=dict(ami.get("amiTags") or {}),
+            kms_key_id=ami.get("kmsKeyId"),
+            target_account_ids=tuple(ami.get("targetAccountIds") or ()),
+            launch_permission=dict(ami.get("launchPermission") or {}),
+            launch_templates=tuple(distribution.get("launchTemplateConfigurations") or ()),
+            ssm_parameters=tuple(distribution.get("ssmParameterConfigurations") or ()),
+            s3_export=dict(distribution.get("s3ExportConfiguration") or {}),
+        )
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> AmiTarget:
+        return cls(
+            region=data["region"],
+            name=data.get("name"),
+            description=data.get("description"),
+            ami_tags=dict(data.get("ami_tags") or {}),
+            kms_key_id=data.get("kms_key_id"),
+            target_account_ids=tuple(data.get("target_account_ids") or ()),
+            launch_permission=dict(data.get("launch_permission") or {}),
+            launch_templates=tuple(data.get("launch_templates") or ()),
+            ssm_parameters=tuple(data.get("ssm_parameters") or ()),
+            s3_export=dict(data.get("s3_export") or {}),
+        )
+
+
+@dataclass(frozen=True)
 class BuildPlan:
     image_type: str  # DOCKER | AMI
     parent_image: str
@@ -54,6 +104,19 @@ class BuildPlan:
     recipe_arn: str | None = None
     log_bucket: str | None = None
     log_prefix: str = ""
+    scan_findings: bool = False
+    """imageScanningConfiguration.imageScanningEnabled: the test workflow's
+    CollectImageScanFindings step runs ($.imagebuilder.collectImageScanFindings)."""
+    ami_targets: tuple[AmiTarget, ...] = ()
+    source_ami: str | None = None
+    """DistributeImage: the AMI to distribute (a build distributes the AMI it created)."""
+    execution_role: str | None = None
+    """The role that distributes (DistributeImage's executionRole); None: the service."""
+
+    @property
+    def distribution_only(self) -> bool:
+        """DistributeImage: no instance is launched, so no instance profile is needed."""
+        return self.source_ami is not None
 
     @property
     def is_container(self) -> bool:
@@ -83,4 +146,8 @@ class BuildPlan:
             recipe_arn=data.get("recipe_arn"),
             log_bucket=data.get("log_bucket"),
             log_prefix=data.get("log_prefix") or "",
+            scan_findings=bool(data.get("scan_findings", False)),
+            ami_targets=tuple(AmiTarget.from_payload(t) for t in data.get("ami_targets") or ()),
+            source_ami=data.get("source_ami"),
+            execution_role=data.get("execution_role"),
         )

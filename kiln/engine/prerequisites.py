@@ -103,15 +103,20 @@ def check(session: Session, role: IamEntityRow, needed: Iterable[Requirement]) -
         )
 
 
+def role_may(session: Session, role: IamEntityRow, *, action: str, resource: str) -> bool:
+    """Whether the role's own policies allow `action` on `resource`."""
+    principal = Principal.role(role.account, role.name, path=role.path, role_id=role.entity_id)
+    decision = evaluate(
+        AuthorizationRequest(action=action, resource=resource, principal=principal),
+        identity_policies=entity_policies(session, role),
+    )
+    return decision.allowed
+
+
 def may_put_log(session: Session, role: IamEntityRow, *, bucket: str, key: str) -> str | None:
     """None when the role may write the log object; else the AccessDenied message."""
     object_arn = f"arn:aws:s3:::{bucket}/{key}"
-    principal = Principal.role(role.account, role.name, path=role.path, role_id=role.entity_id)
-    decision = evaluate(
-        AuthorizationRequest(action="s3:PutObject", resource=object_arn, principal=principal),
-        identity_policies=entity_policies(session, role),
-    )
-    if decision.allowed:
+    if role_may(session, role, action="s3:PutObject", resource=object_arn):
         return None
     return (
         f"AccessDenied: the instance profile role '{role.name}' is not allowed s3:PutObject on "

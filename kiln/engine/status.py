@@ -1,7 +1,8 @@
 """The image status machine as transition tables: the only way an image's status changes.
 
     PENDING → CREATING → BUILDING → TESTING → DISTRIBUTING → INTEGRATING → AVAILABLE
-    (TESTING may be skipped; every non-terminal status → FAILED | CANCELLED)
+    (TESTING may be skipped, BUILDING too for DistributeImage; every non-terminal status →
+    FAILED | CANCELLED)
     FAILED → PENDING (RetryImage)
     AVAILABLE | DEPRECATED | DISABLED → one another, or DELETED (lifecycle policies and
     StartResourceStateUpdate; a DELETED image's record is then removed)
@@ -87,6 +88,14 @@ def retryable(move: Move) -> str | None:
     return None
 
 
+def nothing_to_build(move: Move) -> str | None:
+    """DistributeImage: an image without a recipe goes from CREATING straight to distribution."""
+    body = move.row.body
+    if body.get("imageRecipe") or body.get("containerRecipe"):
+        return "an image with a recipe is built before it is distributed"
+    return None
+
+
 _S = ImageStatus
 _FORWARD: tuple[tuple[ImageStatus, ImageStatus], ...] = (
     (_S.PENDING, _S.CREATING),
@@ -110,6 +119,7 @@ TRANSITIONS: Mapping[tuple[ImageStatus, ImageStatus], Guard] = MappingProxyType(
         **{(source, _S.FAILED): reason_given for source in IN_PROGRESS},
         **{(source, _S.CANCELLED): reason_given for source in IN_PROGRESS},
         (_S.FAILED, _S.PENDING): retryable,
+        (_S.CREATING, _S.DISTRIBUTING): nothing_to_build,
     }
 )
 LIFECYCLE_TRANSITIONS: Mapping[tuple[ImageStatus, ImageStatus], Guard] = MappingProxyType(

@@ -29,7 +29,7 @@ import shutil
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -82,8 +82,15 @@ class QemuLauncher:
         probe_kernel: Path | None = None,
         boot_timeout: float = BOOT_TIMEOUT,
         max_lifetime: float = MAX_LIFETIME,
+        host_forwards: Sequence[tuple[int, int]] = (),
+        console_socket: bool = False,
     ) -> None:
+        """`host_forwards` are (host port on 127.0.0.1, guest port) TCP forwards; with
+        `console_socket` the serial console is a unix socket (`console.sock`, still logged to
+        console.log) a person can attach to."""
         self.runtime_dir = runtime_dir
+        self.host_forwards = tuple(host_forwards)
+        self.console_socket = console_socket
         self.agent_cache = agent_cache or runtime_dir / "agent-debs"
         self.resolve = resolve or Path
         self.install_agent = install_agent
@@ -91,15 +98,20 @@ class QemuLauncher:
         self.boot_timeout = boot_timeout
         self.max_lifetime = max_lifetime
 
-    def launch(self, spec: LaunchSpec) -> QemuInstance:
+    def launch(self, spec: LaunchSpec, *, wait_for_agent: bool = True) -> QemuInstance:
         parent = self.resolve(spec.image).resolve()
         if not parent.is_file():
             raise InstanceError(f"parent disk {parent} does not exist")
         instance = QemuInstance._create(self.runtime_dir, spec, parent, self.max_lifetime)
         try:
             instance._prepare(parent, self.agent_cache if self.install_agent else None)
-            instance._start(accelerator(self.probe_kernel))
-            instance._wait_for_agent(self.boot_timeout)
+            instance._start(
+                accelerator(self.probe_kernel),
+                forwards=self.host_forwards,
+                console_socket=self.console_socket,
+            )
+            if wait_for_agent:
+                instance._wait_for_agent(self.boot_timeout)
         except BaseException:
             instance.terminate()
             raise
@@ -191,10 +203,25 @@ class QemuInstance:
             self._meta["agent_install_seconds"] = round(time.monotonic() - started, 1)
             self._save()
 
-    def _start(self, accel: Accelerator) -> None:
+    def _start(
+        self,
+        accel: Accelerator,
+        *,
+        forwards: Sequence[tuple[int, int]] = (),
+        console_socket: bool = False,
+    ) -> None:
         self._meta["accelerator"] = accel.name
         self._save()
         d = self.directory
+        console = f"file,id=console,path={d / 'console.log'}"
+        if console_socket:
+            console = (
+                f"socket,id=console,path={d / 'console.sock'},server=on,wait=off,"
+                f"logfile={d / 'console.log'}"
+            )
+        nic = "user,model=virtio-net-pci" + "".join(
+            f",hostfwd=tcp:127.0.0.1:{host}-:{guest}" for host, guest in forwards
+        )
         argv = [
             QEMU,
             "-name",
@@ -208,13 +235,13 @@ class QemuInstance:
             "-display",
             "none",
             "-chardev",
-            f"file,id=console,path={d / 'console.log'}",
+            console,
             "-serial",
             "chardev:console",
             "-drive",
             f"file={self.overlay},if=virtio,format=qcow2,discard=unmap",
             "-nic",
-            "user,model=virtio-net-pci",
+            nic,
             "-device",
             "virtio-serial-pci",
             "-chardev",

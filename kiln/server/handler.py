@@ -142,6 +142,8 @@ def _call(
             operation=operation.name,
             box=kiln.box,
             objects=kiln.objects,
+            data_dir=kiln.data_dir,
+            regions=kiln.regions,
         )
         if target.service == "imagebuilder":
             _seed_region(kiln, session, target.region)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kiln.core.arn import PARTITION, Arn, imagebuilder_arn
+from kiln.services.ec2 import launch_templates
 from kiln.store import iam as iam_store
 
 _ARN_MEMBERS = (
@@ -65,6 +66,13 @@ def request_resource(
         return _iam(session, params, account=account)
     if service == "sts" and isinstance(params.get("RoleArn"), str):
         return str(params["RoleArn"])
+    if service == "ec2" and "LaunchTemplate" in operation:
+        arn = launch_templates.request_arn(
+            session, operation=operation, params=params, account=account, region=region
+        )
+        return arn or "*"
+    if service == "ec2":
+        return _ec2(params, account=account, region=region)
     return "*"
 
 
@@ -95,6 +103,38 @@ def _imagebuilder(operation: str, params: dict[str, Any], *, account: str, regio
         value = params.get(member)
         if isinstance(value, str) and value.startswith("arn:"):
             return value
+    return "*"
+
+
+# EC2 resource ids by prefix: (resource type node, whether the ARN names the account). Image
+# ARNs have no account node, as AWS forms them: arn:aws:ec2:REGION::image/ami-...
+_EC2_RESOURCES = {
+    "ami-": ("image", False),
+}
+
+
+def ec2_resource_arn(resource_id: str, *, account: str, region: str) -> str | None:
+    """The ARN of an EC2 resource id Kiln keeps (None for an id of another kind)."""
+    for prefix, (node, owned) in _EC2_RESOURCES.items():
+        if resource_id.startswith(prefix):
+            arn = Arn(PARTITION, "ec2", region, account if owned else "", f"{node}/{resource_id}")
+            return str(arn)
+    return None
+
+
+def _ec2(params: dict[str, Any], *, account: str, region: str) -> str:
+    """The image (or other resource) a call names; CopyImage acts on its source image. A call
+    naming several resources (CreateTags, DeleteTags) is authorised on `*`: a policy must then
+    allow them all."""
+    source, source_region = params.get("SourceImageId"), params.get("SourceRegion")
+    if isinstance(source, str) and isinstance(source_region, str):
+        return ec2_resource_arn(source, account=account, region=source_region) or "*"
+    named = params.get("ImageId")
+    if isinstance(named, str):
+        return ec2_resource_arn(named, account=account, region=region) or "*"
+    resources = params.get("Resources")
+    if isinstance(resources, list) and len(resources) == 1 and isinstance(resources[0], str):
+        return ec2_resource_arn(resources[0], account=account, region=region) or "*"
     return "*"
 
 

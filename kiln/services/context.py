@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +36,9 @@ class RequestContext:
     operation: str = ""
     box: SecretBox | None = None
     objects: Resolver | None = None
+    regions: frozenset[str] | None = None
+    """The regions this Kiln knows (KILN_REGIONS); None: the standard table."""
+    data_dir: Path | None = None
 
     @property
     def account(self) -> str:

@@ -19,20 +19,13 @@ def store_kiln(request, make_kiln):
 
 def _truncate(url):
     from kiln.store.database import Database
+    from kiln.store.tables import Base
 
     database = Database(url)
     database.migrate()
     with database.transaction() as session:
-        for table in (
-            "resources",
-            "resource_refs",
-            "build_counters",
-            "client_tokens",
-            "iam_credentials",
-            "iam_entities",
-            "accounts",
-        ):
-            session.execute(text(f"DELETE FROM {table}"))
+        for table in reversed(Base.metadata.sorted_tables):
+            session.execute(text(f"DELETE FROM {table.name}"))
     database.dispose()
 
 

@@ -25,7 +25,7 @@ from kiln.instances.qemu_probe import qemu_unavailable_reason
 logger = logging.getLogger(__name__)
 
 VM_DIR = Path(os.environ.get("KILN_TEST_VM_DIR", Path.home() / ".cache" / "kiln-test" / "vm"))
-BUILD_TOOLS = ("mmdebstrap", "mkfs.ext4", "sfdisk", "grub-install", "partx", "losetup")
+BUILD_TOOLS = ("mmdebstrap", "mkfs.ext4", "sfdisk", "partx", "losetup", "qemu-storage-daemon")
 
 
 def skip_or_fail(reason: str) -> None:

@@ -1,12 +1,26 @@
-"""The base disk store: flavors, versions, cache hits (no build, no VM)."""
+"""The base disk store: flavors, versions, cache hits; what the built disk boots with."""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
 
+import pytest
+
+from kiln import process
 from kiln.artifacts.debian import debian_release
-from kiln.artifacts.vmdisk import RECIPE, BaseDiskSpec, ensure_base_disk, newest_base_disk
+from kiln.artifacts.vm_mount import chroot_mounts, mounted_root, raw_view
+from kiln.artifacts.vmdisk import (
+    INITRAMFS_MODULES,
+    RECIPE,
+    BaseDisk,
+    BaseDiskSpec,
+    ensure_base_disk,
+    newest_base_disk,
+    stage_preset,
+)
+
+STORAGE_DRIVERS = {"virtio_pci", "virtio_blk", "virtio_scsi", "ahci", "ata_piix", "sd_mod", "nvme"}
 
 
 def _fake_disk(store: Path, version: str, flavor: str, *, complete: bool = True) -> Path:
@@ -53,3 +67,50 @@ def test_a_fit_cached_disk_is_reused_without_building(tmp_path: Path) -> None:
     )
     assert found.path == disk
     assert (tmp_path / "locks" / "debian-12-base.lock").exists()
+
+
+def test_a_disk_of_an_older_recipe_is_not_fit(tmp_path: Path) -> None:
+    _fake_disk(tmp_path, f"1.{RECIPE - 1}.20261128", "base")
+    assert newest_base_disk(tmp_path, BaseDiskSpec(debian_release("12"))) is None
+
+
+def test_the_preset_asks_initramfs_tools_for_a_listed_set_of_drivers(tmp_path: Path) -> None:
+    preset = stage_preset(tmp_path / "preset")
+    conf = (preset / "etc/initramfs-tools/conf.d/kiln.conf").read_text().splitlines()
+    assert "MODULES=list" in conf  # not Debian's generic MODULES=most
+    assert "RESUME=none" in conf
+    hook = preset / "etc/initramfs-tools/hooks/kiln"
+    assert hook.stat().st_mode & 0o111
+    (added,) = [line for line in hook.read_text().splitlines() if line.startswith("manual_add")]
+    assert set(added.split()[1:]) == set(INITRAMFS_MODULES)
+    assert STORAGE_DRIVERS | {"ext4"} <= set(INITRAMFS_MODULES)
+    # initramfs-tools runs every hook with "prereqs" first to order them
+    done = process.run(["sh", str(hook), "prereqs"], check=False)
+    assert (done.returncode, done.text.strip()) == (0, "")
+
+
+@pytest.mark.vm
+@pytest.mark.slow
+def test_the_built_disk_boots_with_a_small_initramfs_of_storage_drivers(
+    agent_disk: BaseDisk, tmp_path: Path
+) -> None:
+    overlay = tmp_path / "look.qcow2"
+    argv = ["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(agent_disk.path), "-F", "qcow2"]
+    process.run([*argv, str(overlay)], timeout=60)
+    with (
+        raw_view(overlay, tmp_path / "look.raw") as raw,
+        mounted_root(raw, tmp_path / "root") as root,
+        chroot_mounts(root),
+    ):
+        (initrd,) = (root / "boot").glob("initrd.img-*")
+        listing = process.run(
+            ["chroot", str(root), "lsinitramfs", f"/boot/{initrd.name}"], timeout=300
+        ).text
+        size = initrd.stat().st_size
+        conf_path = root / "etc/initramfs-tools/conf.d/kiln.conf"
+        conf = conf_path.read_text() if conf_path.is_file() else ""
+    modules = {Path(line).name.split(".ko")[0].replace("-", "_") for line in listing.splitlines()}
+    assert STORAGE_DRIVERS | {"ext4", "jbd2", "crc32c_generic"} <= modules
+    assert "e1000" not in modules and "usb_storage" not in modules  # MODULES=most has them
+    assert size < 15 * 1024**2  # MODULES=most made 35 MB
+    assert "MODULES=list" in conf

@@ -18,7 +18,23 @@ SCOPE = (
 
 
 def _modules() -> tuple[ModuleType, ...]:
-    return ()
+    from kiln.services.ec2 import (
+        image_attributes,
+        images,
+        imports,
+        launch_template_versions,
+        launch_templates,
+        tags,
+    )
+
+    return (
+        images,
+        image_attributes,
+        tags,
+        launch_templates,
+        launch_template_versions,
+        imports,
+    )
 
 
 def registry() -> ServiceRegistry:

@@ -9,6 +9,7 @@ from kiln.services.imagebuilder import (
     component_imports,
     components,
     container_recipes,
+    distribute_image,
     distribution,
     image_recipes,
     images,
@@ -18,7 +19,9 @@ from kiln.services.imagebuilder import (
     marketplace,
     pipelines,
     policies,
+    scan_findings,
     tags,
+    vm_imports,
     workflows,
 )
 
@@ -29,6 +32,7 @@ FAMILIES = (
     container_recipes,
     infrastructure,
     distribution,
+    distribute_image,
     pipelines,
     workflows,
     lifecycle,
@@ -36,8 +40,10 @@ FAMILIES = (
     images,
     policies,
     builds,
+    scan_findings,
     marketplace,
     tags,
+    vm_imports,
 )
 
 ISSUE_CONTROL_PLANE = "planned in issue #5, the complete Image Builder control plane"
@@ -57,11 +63,9 @@ _BUILD_OPERATIONS = {
     "ListWaitingWorkflowSteps",
     "SendWorkflowStepAction",
     "ListImagePackages",
-    "ListImageScanFindings",
-    "ListImageScanFindingAggregations",
 }
-_VM_OPERATIONS = {"ImportVmImage", "ImportDiskImage"}
-_DISTRIBUTION_OPERATIONS = {"DistributeImage"}
+_VM_OPERATIONS: set[str] = set()  # ImportVmImage, ImportDiskImage: vm_imports
+_DISTRIBUTION_OPERATIONS: set[str] = set()
 
 
 def _plan(operation: str) -> str:

@@ -12,7 +12,13 @@ from sqlalchemy import delete, select
 from kiln.core.arn import imagebuilder_arn
 from kiln.core.clock import aws_datetime
 from kiln.engine import executions, queue, status
-from kiln.engine.plan import BuildPlan, ContainerTarget, PlannedComponent, PlannedWorkflow
+from kiln.engine.plan import (
+    AmiTarget,
+    BuildPlan,
+    ContainerTarget,
+    PlannedComponent,
+    PlannedWorkflow,
+)
 from kiln.engine.queue import WorkKind
 from kiln.engine.status import IllegalTransitionError, ImageStatus
 from kiln.services.context import RequestContext
@@ -27,6 +33,7 @@ from kiln.services.imagebuilder.images import record_image
 from kiln.services.imagebuilder.pipeline_links import PipelineLinks, resolve_links
 from kiln.services.imagebuilder.pipeline_schedule import record_run
 from kiln.services.imagebuilder.recipe_components import resolve_components
+from kiln.services.imagebuilder.recipe_parents import build_parent
 from kiln.services.imagebuilder.recipe_store import view
 from kiln.services.imagebuilder.workflow_managed import ensure_managed_workflows
 from kiln.store import resources
@@ -45,6 +52,7 @@ _DEFAULTS = {
     ("DOCKER", "DISTRIBUTION"): "distribute-container",
     ("AMI", "BUILD"): "build-image",
     ("AMI", "TEST"): "test-image",
+    ("AMI", "DISTRIBUTION"): "distribute-image",
 }
 _TYPES = ("BUILD", "TEST", "DISTRIBUTION")
 _COPIED = (
@@ -137,7 +145,7 @@ def _plan(
     s3_logs = (infra.get("logging") or {}).get("s3Logs") or {}
     return BuildPlan(
         image_type=image_type,
-        parent_image=str(recipe.get("parentImage")),
+        parent_image=_parent(ctx, str(recipe.get("parentImage")), image_type),
         components=components,
         workflows=_workflows(ctx, links, params, image_type, tests_enabled=tests_enabled),
         dockerfile_template=recipe.get("dockerfileTemplateData"),
@@ -146,12 +154,21 @@ def _plan(
         working_directory=recipe.get("workingDirectory") or "/tmp",
         platform=str(recipe.get("platform") or "Linux"),
         container_targets=_targets(ctx, links) if image_type == "DOCKER" else (),
+        ami_targets=ami_targets(links.distribution) if image_type == "AMI" else (),
         collect_metadata=params.get("enhancedImageMetadataEnabled", True) is not False,
         instance_profile=infra.get("instanceProfileName"),
         recipe_arn=links.recipe.arn,
         log_bucket=s3_logs.get("s3BucketName"),
         log_prefix=str(s3_logs.get("s3KeyPrefix") or ""),
+        scan_findings=bool(
+            (params.get("imageScanningConfiguration") or {}).get("imageScanningEnabled")
+        ),
     )
+
+
+def _parent(ctx: RequestContext, parent: str, image_type: str) -> str:
+    """An AMI build starts from the AMI its parent resolves to now (kiln recipe_parents)."""
+    return build_parent(ctx, parent) if image_type == "AMI" else parent
 
 
 def _workflows(
@@ -182,13 +199,13 @@ def _workflows(
         name = _DEFAULTS.get((image_type, kind))
         if kind in given or name is None or (kind == "TEST" and not tests_enabled):
             continue
-        chosen.append(_managed(ctx, name, kind))
+        chosen.append(managed_workflow(ctx, name, kind))
     if not tests_enabled:
         chosen = [w for w in chosen if w.type != "TEST"]
     return tuple(sorted(chosen, key=lambda w: _TYPES.index(w.type)))
 
 
-def _managed(ctx: RequestContext, name: str, kind: str) -> PlannedWorkflow:
+def managed_workflow(ctx: RequestContext, name: str, kind: str) -> PlannedWorkflow:
     ensure_managed_workflows(ctx)
     arn = imagebuilder_arn(
         region=ctx.region, account=versions.AMAZON_OWNER, resource_type="workflow", name=name,
@@ -222,6 +239,12 @@ def _targets(ctx: RequestContext, links: PipelineLinks) -> tuple[ContainerTarget
     return tuple(targets)
 
 
+def ami_targets(distribution: ResourceRow | None) -> tuple[AmiTarget, ...]:
+    """The regions of a distribution configuration, for an AMI."""
+    entries = (distribution.body.get("distributions") or []) if distribution else []
+    return tuple(AmiTarget.from_distribution(entry) for entry in entries)
+
+
 # -- cancel, retry ------------------------------------------------------------------------------
 
 
@@ -253,13 +276,28 @@ def retry_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
             f"The image '{row.arn}' is {status.status_of(row)}; only a FAILED image is retried."
         ) from exc
     payload = _latest_payload(ctx, row.arn)
+    kept = _kept_for_retry(ctx, row.arn, payload)
     for execution in executions.executions_of(ctx.session, row.arn):
+        if execution.id in kept:
+            continue
         ctx.session.execute(
             delete(StepExecutionRow).where(StepExecutionRow.execution_id == execution.id)
         )
         ctx.session.delete(execution)
     queue.enqueue(ctx.session, kind=WorkKind.BUILD, subject=row.arn, now=ctx.now, payload=payload)
     return {"clientToken": params.get("clientToken"), "imageBuildVersionArn": row.arn}
+
+
+def _kept_for_retry(ctx: RequestContext, image_arn: str, payload: dict[str, Any]) -> set[str]:
+    """An AMI whose distribution failed is not rebuilt: its completed build and test
+    executions stay (their AMI outlives the failure) and only the distribution runs again."""
+    if (payload.get("plan") or {}).get("image_type") != "AMI":
+        return set()
+    rows = executions.executions_of(ctx.session, image_arn)
+    unfinished = [row for row in rows if row.status != "COMPLETED"]
+    if not unfinished or any(row.type != "DISTRIBUTION" for row in unfinished):
+        return set()
+    return {row.id for row in rows if row.status == "COMPLETED" and row.type != "DISTRIBUTION"}
 
 
 def _latest_payload(ctx: RequestContext, image_arn: str) -> dict[str, Any]:

@@ -7,6 +7,12 @@ an SSM parameter (`ssm:<name or ARN>`). Container recipes accept a registry refe
 
 Amazon-managed parents (owner `aws`) are Kiln's own Debian builds: they are accepted by name
 before any row exists, because Kiln builds them on first use.
+
+An AMI parent must exist in the recipe's region and be one the account may launch (it owns it,
+it is public, or its launch permissions name the account), when the recipe is made and again
+when a build starts. A build resolves an image recipe's parent to the AMI it starts from
+(`build_parent`): an `ami-…` as it is, the ARN of an image Kiln built (x wildcards allowed) to
+the AMI of its newest AVAILABLE matching build version in the region.
 """
 
 from __future__ import annotations
@@ -14,13 +20,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kiln.amis import registry as amis
+from kiln.amis.registry import AVAILABLE, Ami
+from kiln.core.arn import ImageBuilderArn
 from kiln.core.semver import VersionSelector
 from kiln.services.context import RequestContext
+from kiln.services.ec2.ami_access import visible_to
 from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
     ResourceNotFoundException,
 )
+from kiln.store import resources
 from kiln.store.schema import ResourceRow
 
 IMAGE = "image"
@@ -76,8 +87,7 @@ def image_recipe_parent(ctx: RequestContext, parent: str) -> ParentFacts:
     if parent.startswith("arn:"):
         return _image_arn(ctx, parent, want_type="AMI")
     if _AMI.match(parent):
-        # EC2: whether the caller may launch this AMI is checked once Kiln serves EC2 images.
-        return ParentFacts(None, None)
+        return _ami_facts(ctx, launchable_ami(ctx, parent))
     if parent.startswith("ssm:"):
         _check_ssm(parent)
         return ParentFacts(None, None)
@@ -152,3 +162,87 @@ def _check_ssm(parent: str) -> None:
             f"The parent image '{parent}' is not a valid SSM parameter reference: use "
             "ssm:<parameter name> or ssm:<parameter ARN>."
         )
+
+
+# -- AMI parents -------------------------------------------------------------------------------
+
+
+def launchable_ami(ctx: RequestContext, ami_id: str, *, named: str | None = None) -> Ami:
+    """The AMI of the request's region that the calling account may launch."""
+    ami = amis.get(ctx.session, ami_id)
+    if ami is None or ami.region != ctx.region or not visible_to(ami, ctx.account):
+        raise InvalidParameterValueException(
+            f"The value supplied for parameter 'parentImage' is not valid. The AMI '{ami_id}'"
+            f"{f' of {named}' if named else ''} does not exist in {ctx.region}, or account "
+            f"{ctx.account} may not launch it: its owner shares it with EC2 "
+            "ModifyImageAttribute (LaunchPermission)."
+        )
+    return ami
+
+
+def _ami_facts(ctx: RequestContext, ami: Ami) -> ParentFacts:
+    """What the image that built an AMI says about it; nothing for an AMI from elsewhere."""
+    row = resources.by_arn(ctx.session, ami.image_arn) if ami.image_arn else None
+    if row is None:
+        return ParentFacts(None, None)
+    return ParentFacts(row.body.get("platform"), image_os_version(row))
+
+
+def build_parent(ctx: RequestContext, parent: str) -> str:
+    """What an AMI build starts from: an AMI id, or a managed parent's ARN (the build host
+    makes that disk). Checked against the building account's launch permissions."""
+    if parent.startswith("arn:"):
+        arn = versions.parse(parent, IMAGE, member="parentImage")
+        if arn.account == versions.AMAZON_OWNER:
+            return parent
+        return _built_ami(ctx, parent, arn).ami_id
+    if _AMI.match(parent):
+        return _available(launchable_ami(ctx, parent)).ami_id
+    return parent
+
+
+def _built_ami(ctx: RequestContext, text: str, arn: ImageBuilderArn) -> Ami:
+    """The AMI, in the request's region, of the newest AVAILABLE build the ARN selects."""
+    image = _newest_available(ctx, arn)
+    if image is None:
+        raise ResourceNotFoundException(
+            f"The parent image '{text}' has no AVAILABLE build version in {ctx.region}."
+        )
+    produced = [a for a in amis.of_image(ctx.session, image.arn) if a.region == ctx.region]
+    if not produced:
+        raise ResourceNotFoundException(
+            f"The parent image '{image.arn}' has no AMI in {ctx.region}."
+        )
+    return _available(launchable_ami(ctx, produced[-1].ami_id, named=image.arn))
+
+
+def _newest_available(ctx: RequestContext, arn: ImageBuilderArn) -> ResourceRow | None:
+    if arn.region != ctx.region:
+        return None
+    if arn.is_build_version:
+        row = resources.by_arn(ctx.session, str(arn))
+        candidates = [row] if row is not None else []
+    else:
+        candidates = resources.listing(
+            ctx.session,
+            resource_type=IMAGE,
+            region=arn.region,
+            owners=[arn.account],
+            arn_name=arn.name,
+        )
+    usable = [
+        row
+        for row in candidates
+        if versions.visible(ctx, row)
+        and (row.body.get("state") or {}).get("status") == AVAILABLE.upper()
+    ]
+    return versions.latest(usable, arn.version or VersionSelector.parse("x.x.x"))
+
+
+def _available(ami: Ami) -> Ami:
+    if ami.state != AVAILABLE:
+        raise InvalidParameterValueException(
+            f"The value supplied for parameter 'parentImage' is not valid. The AMI "
+            f"'{ami.ami_id}' is {ami.state}, not available."
+        )
+    return ami

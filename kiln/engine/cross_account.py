@@ -1,0 +1,159 @@
+"""The cross-account distribution prerequisite: may Image Builder copy an AMI into account T?
+
+AWS assumes `EC2ImageBuilderDistributionCrossAccountRole` in each target account. Kiln checks
+the same three things before copying, each failure naming the account, the role and what is
+missing:
+
+1. the role exists in the target account;
+2. its trust policy lets the distributing principal (the source account's service-linked role,
+   or DistributeImage's execution role) assume it — the evaluation STS AssumeRole uses — and
+   that principal's own policies allow `sts:AssumeRole` on it when it has any;
+3. its permissions allow what `Ec2ImageBuilderCrossAccountDistributionAccess` allows:
+   ec2:CopyImage, ec2:CreateTags, ec2:DescribeImages, ec2:ModifyImageAttribute.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from kiln.core.arn import Arn, ArnError
+from kiln.iam import (
+    AuthorizationRequest,
+    Outcome,
+    PolicyKind,
+    Principal,
+    evaluate,
+    evaluate_trust,
+    parse_policy,
+)
+from kiln.services.iam.identity import entity_policies
+from kiln.store import iam as iam_store
+from kiln.store.schema import IamEntityRow
+
+CROSS_ACCOUNT_ROLE = "EC2ImageBuilderDistributionCrossAccountRole"
+MANAGED_POLICY = "Ec2ImageBuilderCrossAccountDistributionAccess"
+SERVICE_LINKED_ROLE = "AWSServiceRoleForImageBuilder"
+SERVICE_LINKED_PATH = "/aws-service-role/imagebuilder.amazonaws.com/"
+ASSUME_ROLE = "sts:AssumeRole"
+REQUIRED_ACTIONS = (
+    "ec2:CopyImage",
+    "ec2:CreateTags",
+    "ec2:DescribeImages",
+    "ec2:ModifyImageAttribute",
+)
+
+
+@dataclass(frozen=True)
+class CrossAccountDenial:
+    """Why a distribution to `account` cannot run."""
+
+    account: str
+    role: str
+    missing: str
+
+    @property
+    def message(self) -> str:
+        return (
+            f"Distribution to account {self.account} failed: the role {self.role} in account "
+            f"{self.account} {self.missing}."
+        )
+
+
+def distributing_principal(
+    session: Session, *, account: str, execution_role: str | None = None
+) -> Principal:
+    """Who assumes the target roles: the execution role (name or ARN) when one is given, else
+    the source account's service-linked role."""
+    name, path = SERVICE_LINKED_ROLE, SERVICE_LINKED_PATH
+    if execution_role:
+        name, path = _role_name(execution_role), "/"
+        row = iam_store.entity(session, account=account, kind=iam_store.ROLE, name=name)
+        if row is not None:
+            path = row.path
+    return Principal.role(account, name, path=path)
+
+
+def check_target(
+    session: Session, *, source: Principal, target_account: str, region: str
+) -> CrossAccountDenial | None:
+    """None when `source` may distribute into `target_account` through its role."""
+    role_arn = f"arn:aws:iam::{target_account}:role/{CROSS_ACCOUNT_ROLE}"
+    role = iam_store.entity(
+        session, account=target_account, kind=iam_store.ROLE, name=CROSS_ACCOUNT_ROLE
+    )
+    if role is None:
+        return CrossAccountDenial(
+            target_account,
+            role_arn,
+            "does not exist: create it with a trust policy that allows account "
+            f"{source.account_id} and attach {MANAGED_POLICY}",
+        )
+    trust = parse_policy(role.body["assumeRolePolicyDocument"], kind=PolicyKind.TRUST)
+    trusted = evaluate_trust(trust, principal=source, role_arn=role.arn)
+    if not trusted.allowed:
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"does not trust account {source.account_id}: its trust policy does not allow "
+            f"{source.arn} to perform {ASSUME_ROLE}",
+        )
+    refused = _source_refuses(session, source, role)
+    if refused:
+        return CrossAccountDenial(target_account, role.arn, refused)
+    missing = _missing_actions(session, role, region)
+    if missing:
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"is not allowed {', '.join(missing)} (granted by {MANAGED_POLICY}; attach it to "
+            "the role)",
+        )
+    return None
+
+
+def _source_refuses(session: Session, source: Principal, role: IamEntityRow) -> str | None:
+    """The distributing role's own policies must allow sts:AssumeRole on the target role
+    (AWS's service-linked role policy does); a principal Kiln has no row for is the service."""
+    row = iam_store.entity(
+        session, account=source.account_id, kind=iam_store.ROLE, name=_role_name(source.arn)
+    )
+    if row is None:
+        return None
+    decision = evaluate(
+        AuthorizationRequest(action=ASSUME_ROLE, resource=role.arn, principal=source),
+        identity_policies=entity_policies(session, row),
+        resource_account=source.account_id,
+    )
+    if decision.allowed:
+        return None
+    how = "denies" if decision.outcome is Outcome.EXPLICIT_DENY else "does not allow"
+    return (
+        f"cannot be assumed: the policies of {source.arn} in account {source.account_id} "
+        f"{how} {ASSUME_ROLE} on it"
+    )
+
+
+def _missing_actions(session: Session, role: IamEntityRow, region: str) -> list[str]:
+    principal = Principal.role(role.account, role.name, path=role.path, role_id=role.entity_id)
+    policies = entity_policies(session, role)
+    images = f"arn:aws:ec2:{region}::image/*"
+    return [
+        action
+        for action in REQUIRED_ACTIONS
+        if not evaluate(
+            AuthorizationRequest(action=action, resource=images, principal=principal),
+            identity_policies=policies,
+            resource_account=role.account,
+        ).allowed
+    ]
+
+
+def _role_name(name_or_arn: str) -> str:
+    if name_or_arn.startswith("arn:"):
+        try:
+            return Arn.parse(name_or_arn).resource.rsplit("/", 1)[-1]
+        except ArnError:
+            return name_or_arn.rsplit("/", 1)[-1]
+    return name_or_arn
