@@ -162,3 +162,19 @@ def conformance(monkeypatch):
     monkeypatch.setattr(boto3.session.Session, "client", client)
     yield found
     assert not found, "responses that do not conform to the model:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def registered_ami(kiln):
+    """`ami-0123456789abcdef0`, registered in the default account: recipes that name an AMI as
+    parent or instance image need one that exists and that the account may launch."""
+    from kiln.amis import registry
+    from kiln.core.clock import utcnow
+
+    with kiln.database.transaction() as session:
+        registry.register(
+            session, ami_id="ami-0123456789abcdef0", account=kiln.default_account,
+            region="us-east-1", name="test parent", disk="us-east-1/ami-0123456789abcdef0.qcow2",
+            now=utcnow(),
+        )  # fmt: skip
+    return "ami-0123456789abcdef0"

@@ -18,6 +18,9 @@ TEMPLATE = (
 REPO = {"service": "ECR", "repositoryName": "team/web"}
 
 
+pytestmark = pytest.mark.usefixtures("registered_ami")
+
+
 def error_of(call, *args, **kwargs):
     with pytest.raises(ClientError) as caught:
         call(*args, **kwargs)

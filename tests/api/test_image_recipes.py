@@ -42,19 +42,7 @@ phases:
 """
 
 
-@pytest.fixture(autouse=True)
-def _registered_ami(kiln):
-    """The AMI the tests name as a parent, registered in the default account (EC2 checks that
-    an AMI parent exists and that the account may launch it)."""
-    from kiln.amis import registry
-    from kiln.core.clock import utcnow
-
-    with kiln.database.transaction() as session:
-        registry.register(
-            session, ami_id="ami-0123456789abcdef0", account=kiln.default_account,
-            region="us-east-1", name="test parent", disk="us-east-1/ami-0123456789abcdef0.qcow2",
-            now=utcnow(),
-        )  # fmt: skip
+pytestmark = pytest.mark.usefixtures("registered_ami")
 
 
 def error_of(call, *args, **kwargs):
