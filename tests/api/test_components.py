@@ -9,7 +9,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import client_for
+from tests.conftest import client_for, sibling_client
 
 EXAMPLE = (Path(__file__).parents[2] / "examples" / "components" / "hello-kiln.yaml").read_text()
 ARN = re.compile(r"^arn:aws:imagebuilder:us-east-1:\d{12}:component/[a-z0-9-_]+/\d+\.\d+\.\d+/\d+$")
@@ -216,13 +216,12 @@ def test_unknown_arn_is_not_found(ib):
 
 
 def test_unimplemented_operations_say_so(ib):
-    response = error_of(
-        ib.import_vm_image,
-        name="imported",
-        semanticVersion="1.0.0",
-        platform="Linux",
-        vmImportTaskId="import-ami-0123456789abcdef0",
-    )
-    assert response["Error"]["Code"] == "InvalidRequestException"
-    assert "Kiln does not implement ImportVmImage yet" in response["Error"]["Message"]
-    assert "issue #7" in response["Error"]["Message"]
+    """Every Image Builder operation is implemented; an EC2 operation Kiln does not serve
+    answers EC2's InvalidAction saying what Kiln's EC2 does serve, and changes nothing."""
+    ec2 = sibling_client(ib, "ec2")
+    with pytest.raises(ClientError) as caught:
+        ec2.describe_vpcs()
+    error = caught.value.response["Error"]
+    assert error["Code"] == "InvalidAction"
+    assert "Kiln does not implement DescribeVpcs yet" in error["Message"]
+    assert "DescribeImages" in error["Message"] and "nothing was changed" in error["Message"]
