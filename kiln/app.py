@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kiln.amis.disks import DirectoryStore
+from kiln.amis.stores import ImageStores
 from kiln.artifacts.containers import ContainerStorage
 from kiln.auth.secretbox import SecretBox
 from kiln.core.clock import utcnow
@@ -48,11 +50,14 @@ class Kiln:
         self.tokens = PageTokens(read_or_create_secret(self.data_dir / "pagination.key"))
         self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
         self.regions = settings.region_names()
-        self.image_stores = settings.image_store_map()
         self.objects = Resolver(
             ObjectStoreConfig.from_environ(
                 os.environ, data_dir=self.data_dir, region=settings.region
             )
+        )
+        self.image_stores = ImageStores.under(
+            self.data_dir,
+            {region: DirectoryStore(root) for region, root in settings.image_store_map().items()},
         )
         self.seeded_regions: set[str] = set()
         self.executor: ThreadExecutor | None = None

@@ -2,8 +2,8 @@
 service both do it.
 
 A copy is a new AMI (its own id) owned by the account that copies, in the destination region,
-whose disk has the source's bytes in that region's image store. Each region may keep its disks
-under its own root (`ImageStores`); a copy within one filesystem is a hard link.
+whose disk has the source's bytes in that region's image store (kiln.amis.stores); a copy
+within one filesystem is a hard link.
 
     source = registry.get(session, "ami-…")
     copy = copy_ami(session, stores, source, region="eu-west-1", account="222…", name=..., now=...)
@@ -15,69 +15,23 @@ otherwise the source is reported as EC2 does, not found.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore, ImageStoreError
 from kiln.amis.registry import Ami, DuplicateAmiNameError
+from kiln.amis.stores import ImageStores
 from kiln.core.errors import ClientError
 from kiln.core.ids import ami_id as new_ami_id
 
-__all__ = ["AmiNotFoundError", "ImageStores", "copy_ami", "launchable_source"]
+__all__ = ["AmiNotFoundError", "copy_ami", "launchable_source"]
 
 
 class AmiNotFoundError(ClientError):
     """EC2's InvalidAMIID.NotFound: no such AMI in the region, or not one the account may use."""
 
     code = "InvalidAMIID.NotFound"
-
-
-@dataclass(frozen=True)
-class ImageStores:
-    """The image store of each region: `roots[region]`, else `<default>/<region>/…`."""
-
-    default: Path
-    roots: Mapping[str, Path] = field(default_factory=dict)
-
-    @classmethod
-    def under(cls, data_dir: Path, roots: Mapping[str, Path] | None = None) -> ImageStores:
-        return cls(data_dir / "amis", dict(roots or {}))
-
-    def for_region(self, region: str) -> ImageStore:
-        return ImageStore(self.roots.get(region, self.default))
-
-    def path(self, disk: str) -> Path:
-        """The file of a stored disk name (`<region>/<ami>.qcow2`) in its region's store."""
-        return self.for_region(disk.partition("/")[0]).path(disk)
-
-    def copy(self, disk: str, region: str, ami_id: str) -> str:
-        """The disk of AMI `ami_id` in `region` with the bytes of `disk`; returns its name."""
-        source = self.path(disk)
-        target_store = self.for_region(region)
-        name = target_store.relative(region, ami_id)
-        target = target_store.path(name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.partial")
-        partial.unlink(missing_ok=True)
-        try:
-            os.link(source, partial)
-        except OSError:
-            try:
-                shutil.copyfile(source, partial)
-            except OSError as exc:
-                partial.unlink(missing_ok=True)
-                raise ImageStoreError(f"the disk {disk} could not be copied: {exc}") from exc
-        os.replace(partial, target)
-        return name
-
-    def remove(self, disk: str) -> None:
-        self.for_region(disk.partition("/")[0]).remove(disk)
 
 
 def launchable_source(session: Session, ami_id: str, *, region: str, account: str) -> Ami:
@@ -126,7 +80,7 @@ def copy_ami(
             name=name,
             disk=disk,
             now=now,
-            size=source.size or _size(stores, disk),
+            size=source.size or stores.size(disk),
             description=source.description if description is None else description,
             image_arn=image_arn if image_arn is not None else source.image_arn,
             source_ami=source.ami_id,
@@ -139,10 +93,3 @@ def copy_ami(
     except Exception:
         stores.remove(disk)
         raise
-
-
-def _size(stores: ImageStores, disk: str) -> int:
-    try:
-        return stores.path(disk).stat().st_size
-    except OSError:
-        return 0

@@ -28,8 +28,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiln.amis.disks import ImageStore
 from kiln.amis.formats import DiskFormat, DiskInfo, import_disk
+from kiln.amis.stores import ImageStores
 from kiln.core.errors import KilnError
 from kiln.objectstore import ObjectStoreError, Resolver
 
@@ -90,7 +90,7 @@ def fetch_and_convert(
     objects: Resolver,
     source: DiskSource,
     *,
-    store: ImageStore,
+    store: ImageStores,
     disk: str,
     work_root: Path,
     stage: Stage,
@@ -113,7 +113,7 @@ def fetch_and_convert(
     return info
 
 
-def write_manifest(store: ImageStore, disk: str, manifest: dict[str, Any]) -> None:
+def write_manifest(store: ImageStores, disk: str, manifest: dict[str, Any]) -> None:
     """The `<ami>.json` beside the disk that the VM build host reads for parents."""
     path = store.path(disk).with_suffix(".json")
     body = {**manifest, "size": store.size(disk)}
@@ -122,7 +122,7 @@ def write_manifest(store: ImageStore, disk: str, manifest: dict[str, Any]) -> No
     os.replace(partial, path)
 
 
-def discard(store: ImageStore, disk: str) -> None:
+def discard(store: ImageStores, disk: str) -> None:
     """Remove a disk an import wrote but did not register."""
     with contextlib.suppress(KilnError, OSError):
         store.remove(disk)

@@ -24,7 +24,7 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import ClientError
 
-from kiln.amis.disks import ImageStore
+from kiln.amis.stores import ImageStores
 from kiln.app import Kiln
 from kiln.cli.credentials import print_credentials
 from kiln.cli.images import images
@@ -237,7 +237,7 @@ def _print_container(image: dict[str, Any]) -> None:
 
 
 def _print_ami(image: dict[str, Any], data_dir: Path) -> None:
-    store = ImageStore.under(data_dir)
+    store = ImageStores.under(data_dir)
     print(f"Image {image['arn']} is AVAILABLE as:")
     amis = image["outputResources"].get("amis") or []
     for ami in amis:

@@ -28,8 +28,8 @@ import click
 from sqlalchemy import select
 
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore
 from kiln.amis.formats import EXPORT_FORMATS
+from kiln.amis.stores import ImageStores
 from kiln.core.errors import ConfigurationError, KilnError
 from kiln.engine import status
 from kiln.engine.logs import BuildLogs, BuildLogsError, log_root_of
@@ -254,7 +254,7 @@ def _ami_disk(settings: Settings, ami_id: str, account: str | None) -> tuple[Pat
             hint="name the owning account with --account, or list AMIs with "
             "aws ec2 describe-images --owners self",
         )
-    disk = ImageStore.under(data_dir).path(ami.disk)
+    disk = ImageStores.under(data_dir).path(ami.disk)
     if not disk.is_file():
         raise ConfigurationError(f"the disk of {ami_id} is missing: {disk}")
     return disk, data_dir

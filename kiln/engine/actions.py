@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry as ami_registry
-from kiln.amis.disks import ImageStore
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError
 from kiln.core.ids import ami_id
@@ -294,7 +293,7 @@ def _create_ami(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     )
     run.record(LedgerKind.IMAGE, ami)
     run.host.commit(instance.id, image=ami, changes=attributes)
-    store = ImageStore.under(run.config.data_dir)
+    store = run.config.stores()
     disk = store.relative(run.region, ami)
     with run.database.transaction() as session:
         ami_registry.register(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiln.amis.stores import ImageStores
 from kiln.core.clock import aws_datetime, utcnow
 from kiln.engine import ledger
 from kiln.engine.host import BUILD_ANNOTATION, BuildHost
@@ -36,11 +37,15 @@ class EngineConfig:
     poll_interval: float = 0.25
     objects: Resolver | None = None
     """Where `logging.s3Logs` uploads go (Kiln's object store)."""
-    image_stores: Mapping[str, Path] = field(default_factory=dict)
-    """The image store root of a region whose AMI disks live elsewhere than <data_dir>/amis."""
+    image_stores: ImageStores | None = None
+    """Where each region keeps its AMI disks; None: every region under <data_dir>/amis."""
     advisories: AdvisorySource | None = None
     """What CollectImageScanFindings matches against; None: Debian's security archive on the
     mirror apt uses (kiln.engine.scan_step.advisory_source)."""
+
+    def stores(self) -> ImageStores:
+        """Every region's AMI disk store."""
+        return self.image_stores or ImageStores.under(self.data_dir)
 
 
 @dataclass

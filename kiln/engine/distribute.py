@@ -25,9 +25,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry
-from kiln.amis.copies import ImageStores, copy_ami
+from kiln.amis.copies import copy_ami
 from kiln.amis.disks import ImageStoreError
 from kiln.amis.registry import Ami, DuplicateAmiNameError
+from kiln.amis.stores import ImageStores
 from kiln.core.clock import utcnow
 from kiln.core.errors import BuildError, ClientError, KilnError
 from kiln.core.nametemplate import render_ami_name
@@ -46,7 +47,7 @@ BUILDER_ARN_TAG = "Ec2ImageBuilderArn"
 
 
 def image_stores(run: BuildRun) -> ImageStores:
-    return ImageStores.under(run.config.data_dir, run.config.image_stores)
+    return run.config.stores()
 
 
 def targets(run: BuildRun) -> tuple[AmiTarget, ...]:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kiln.amis.copies import ImageStores
 from kiln.amis.export import export_key, export_to_object_store, new_export_task_id
 from kiln.amis.registry import Ami
+from kiln.amis.stores import ImageStores
 from kiln.core.errors import BuildError, KilnError
 from kiln.engine.context import BuildRun
 from kiln.engine.prerequisites import role_may

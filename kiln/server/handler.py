@@ -143,6 +143,7 @@ def _call(
             box=kiln.box,
             objects=kiln.objects,
             data_dir=kiln.data_dir,
+            images=kiln.image_stores,
             regions=kiln.regions,
         )
         if target.service == "imagebuilder":

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from kiln.amis.stores import ImageStores
 from kiln.auth.secretbox import SecretBox
 from kiln.core.pagination import PageTokens
 from kiln.iam import Principal
@@ -39,6 +40,8 @@ class RequestContext:
     regions: frozenset[str] | None = None
     """The regions this Kiln knows (KILN_REGIONS); None: the standard table."""
     data_dir: Path | None = None
+    images: ImageStores | None = None
+    """Where each region keeps its AMI disks (KILN_IMAGE_STORES)."""
 
     @property
     def account(self) -> str:

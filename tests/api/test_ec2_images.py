@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 
 from kiln import process
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore
+from kiln.amis.stores import ImageStores
 from kiln.app import Kiln
 from kiln.core.clock import utcnow
 from kiln.core.ids import ami_id as new_ami_id
@@ -37,7 +37,7 @@ def _qemu_img() -> None:
 
 
 def make_disk(kiln: Kiln, region: str, ami: str, size: str = "1G") -> str:
-    store = ImageStore.under(kiln.data_dir)
+    store = ImageStores.under(kiln.data_dir)
     disk = store.relative(region, ami)
     path = store.path(disk)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,7 +73,7 @@ def register_ami(
 
 
 def disk_path(kiln: Kiln, region: str, ami: str):
-    store = ImageStore.under(kiln.data_dir)
+    store = ImageStores.under(kiln.data_dir)
     return store.path(store.relative(region, ami))
 
 
@@ -371,7 +371,7 @@ def test_deregister_removes_the_disk_only_when_unshared(kiln, ec2):
     assert error_of(ec2.deregister_image, ImageId=source)["Code"] == "InvalidAMIID.NotFound"
 
     first = register_ami(kiln, name="one of two")
-    disk = ImageStore.relative(REGION, first)
+    disk = ImageStores.relative(REGION, first)
     second = register_ami(kiln, name="two of two", disk=disk)
     ec2.deregister_image(ImageId=first)
     assert disk_path(kiln, REGION, first).is_file()  # the second AMI still names it

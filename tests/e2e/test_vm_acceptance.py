@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from kiln import process
 from kiln.amis import registry as ami_registry
-from kiln.amis.disks import ImageStore
+from kiln.amis.stores import ImageStores
 from kiln.app import Kiln
 from kiln.artifacts.vm_agent import has_guest_agent
 from kiln.artifacts.vm_mount import mounted_root, raw_view
@@ -173,7 +173,7 @@ def builder(
 def register_parent_ami(kiln: Kiln, account: str, disk: BaseDisk) -> str:
     """A parent AMI of the test account: Kiln's base disk with qemu-guest-agent baked in."""
     ami = ami_id()
-    store = ImageStore.under(kiln.data_dir)
+    store = ImageStores.under(kiln.data_dir)
     name = store.relative(REGION, ami)
     target = store.path(name)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -236,7 +236,7 @@ def output_disk(builder: Builder, image: dict[str, Any]) -> Path:
     with builder.kiln.database.transaction() as session:
         row = ami_registry.get(session, ami["image"])
     assert row is not None and row.image_arn == image["arn"]
-    return ImageStore.under(builder.kiln.data_dir).path(row.disk)
+    return ImageStores.under(builder.kiln.data_dir).path(row.disk)
 
 
 @pytest.mark.timeout(3600)
@@ -285,7 +285,7 @@ def test_a_failing_validate_step_fails_the_build_by_name_and_leaves_nothing(
     assert not list_instances(builder.runtime_dir), "a build instance was left behind"
     assert not any(builder.runtime_dir.glob("i-*"))
     assert not _qemu_processes(builder.runtime_dir)
-    disks = ImageStore.under(builder.kiln.data_dir).root
+    disks = builder.kiln.data_dir / "amis"
     assert not list(disks.rglob("*ami-*")), "an AMI disk (or a partial one) was left"
     with builder.kiln.database.transaction() as session:
         assert not session.scalars(select(AmiRow).where(AmiRow.image_arn == arn)).all()

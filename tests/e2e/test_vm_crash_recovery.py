@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from kiln.amis.disks import ImageStore
 from kiln.app import Kiln, vm_runtime_dir
 from kiln.engine import ledger
 from kiln.engine.queue import WorkState
@@ -133,6 +132,6 @@ def test_an_ami_build_interrupted_by_sigkill_fails_on_restart_and_leaves_nothing
             assert not session.scalars(select(AmiRow).where(AmiRow.image_arn == arn)).all()
     finally:
         reader.close()
-    assert not list(ImageStore.under(server.data_dir).root.rglob("*ami-*"))
+    assert not list((server.data_dir / "amis").rglob("*ami-*"))
     print(f"interrupted AMI build failed and swept {elapsed:.1f}s after the restart")
     assert os.path.islink(server.data_dir / "vm-disks")  # the shared cache was not swept

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from kiln.amis import registry as ami_registry
-from kiln.amis.disks import ImageStore
+from kiln.amis.stores import ImageStores
 from kiln.app import Kiln, vm_runtime_dir
 from kiln.cli.serving import background_server
 from kiln.settings import Settings
@@ -81,7 +81,7 @@ def test_kiln_demo_vm_builds_the_example_ami_and_it_boots_with_the_greeting(
         assert row is not None and row.image_arn == image["arn"]
     finally:
         kiln.close()
-    disk = ImageStore.under(data_dir).path(row.disk)
+    disk = ImageStores.under(data_dir).path(row.disk)
     assert str(disk) == ami.group(2) and disk.is_file()
 
     view = read_disk(disk, tmp_path, "/etc/kiln-greeting")

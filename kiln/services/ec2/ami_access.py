@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import event
 
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore
 from kiln.amis.registry import Ami
+from kiln.amis.stores import ImageStores
 from kiln.core.errors import ServiceError
 from kiln.services.context import RequestContext
 from kiln.services.ec2.errors import (
@@ -93,10 +93,13 @@ def dry_run(params: Mapping[str, Any]) -> None:
         raise DryRunOperation("Request would have succeeded, but DryRun flag is set.")
 
 
-def image_store(ctx: RequestContext) -> ImageStore:
+def image_stores(ctx: RequestContext) -> ImageStores:
+    """Every region's AMI disk store (KILN_IMAGE_STORES, else under the data directory)."""
+    if ctx.images is not None:
+        return ctx.images
     if ctx.data_dir is None:
         raise ServiceError("Kiln's image store is not configured for this request.")
-    return ImageStore.under(ctx.data_dir)
+    return ImageStores.under(ctx.data_dir)
 
 
 def after_commit(ctx: RequestContext, action: Callable[[], None]) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from kiln.amis import registry
 from kiln.amis.registry import Ami
 from kiln.services.context import RequestContext
-from kiln.services.ec2.ami_access import dry_run, find_owned, find_visible, image_store
+from kiln.services.ec2.ami_access import dry_run, find_owned, find_visible, image_stores
 from kiln.services.ec2.errors import (
     InvalidAMIAttributeItemValue,
     InvalidParameterCombination,
@@ -61,7 +61,7 @@ def describe_image_attribute(ctx: RequestContext, params: dict[str, Any]) -> dic
     if attribute == "launchPermission":
         out["LaunchPermissions"] = [dict(p) for p in ami.launch_permissions]
     elif attribute == "blockDeviceMapping":
-        store = image_store(ctx) if ctx.data_dir is not None else None
+        store = image_stores(ctx) if ctx.images or ctx.data_dir else None
         out["BlockDeviceMappings"] = block_device_mappings(ami, store)
     elif attribute == "productCodes":
         out["ProductCodes"] = []

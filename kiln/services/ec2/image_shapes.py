@@ -13,8 +13,9 @@ import math
 import struct
 from typing import Any
 
-from kiln.amis.disks import ImageStore, ImageStoreError
+from kiln.amis.disks import ImageStoreError
 from kiln.amis.registry import Ami
+from kiln.amis.stores import ImageStores
 from kiln.services.ec2.ami_access import AMAZON_ALIAS, AMAZON_OWNER, tags_of
 
 ROOT_DEVICE = "/dev/xvda"
@@ -30,7 +31,7 @@ def creation_date(moment: dt.datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 
-def volume_gib(store: ImageStore | None, ami: Ami) -> int:
+def volume_gib(store: ImageStores | None, ami: Ami) -> int:
     """The root volume's size in GiB (at least 1)."""
     size = _virtual_size(store, ami.disk) if store is not None else None
     if size is None:
@@ -38,7 +39,7 @@ def volume_gib(store: ImageStore | None, ami: Ami) -> int:
     return max(1, math.ceil(size / GIB))
 
 
-def _virtual_size(store: ImageStore, disk: str) -> int | None:
+def _virtual_size(store: ImageStores, disk: str) -> int | None:
     try:
         with store.path(disk).open("rb") as handle:
             header = handle.read(32)
@@ -49,7 +50,7 @@ def _virtual_size(store: ImageStore, disk: str) -> int | None:
     return int(struct.unpack(">Q", header[24:32])[0])
 
 
-def block_device_mappings(ami: Ami, store: ImageStore | None) -> list[dict[str, Any]]:
+def block_device_mappings(ami: Ami, store: ImageStores | None) -> list[dict[str, Any]]:
     ebs: dict[str, Any] = {
         "DeleteOnTermination": True,
         "VolumeSize": volume_gib(store, ami),
@@ -61,7 +62,7 @@ def block_device_mappings(ami: Ami, store: ImageStore | None) -> list[dict[str, 
     return [{"DeviceName": ROOT_DEVICE, "Ebs": ebs}]
 
 
-def image_view(ami: Ami, account: str, store: ImageStore | None) -> dict[str, Any]:
+def image_view(ami: Ami, account: str, store: ImageStores | None) -> dict[str, Any]:
     """The `Image` members Kiln knows, for `account`."""
     view: dict[str, Any] = {
         "ImageId": ami.ami_id,

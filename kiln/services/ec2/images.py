@@ -26,7 +26,7 @@ from kiln.services.ec2.ami_access import (
     check_ami_id,
     dry_run,
     find_owned,
-    image_store,
+    image_stores,
     not_found,
     tags_of,
     visible_to,
@@ -119,7 +119,7 @@ def describe_images(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         if missing:
             raise not_found(*missing)
         candidates = [known[ami_id] for ami_id in ids]
-    store = image_store(ctx) if ctx.data_dir is not None else None
+    store = image_stores(ctx) if ctx.images or ctx.data_dir else None
     views = []
     for ami in candidates:
         if not _listed(ctx, ami, params, named=bool(ids)) or not (by_owner(ami) and by_user(ami)):
@@ -191,7 +191,7 @@ def deregister_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     dry_run(params)
     disk = registry.deregister(ctx.session, ami.ami_id)
     if disk is not None:
-        store = image_store(ctx)
+        store = image_stores(ctx)
         after_commit(ctx, lambda: store.remove(disk))
     return {"Return": True}
 
@@ -216,7 +216,7 @@ def copy_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     if description is None:
         copied = f"[Copied {source.ami_id} from {source.region}]"
         description = f"{copied} {source.description}".strip()[:MAX_DESCRIPTION]
-    store = image_store(ctx)
+    store = image_stores(ctx)
     ami_id = new_ami_id()
     disk = store.copy(source.disk, ctx.region, ami_id)
     after_rollback(ctx, lambda: store.remove(disk))

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore
 from kiln.amis.formats import DiskFormat, DiskFormatError, UnsafeDiskError, parse_format
 from kiln.amis.importer import (
     DiskSource,
@@ -38,6 +37,7 @@ from kiln.amis.importer import (
     transactions_of,
     write_manifest,
 )
+from kiln.amis.stores import ImageStores
 from kiln.core.arn import PARTITION, Arn
 from kiln.core.clock import utcnow
 from kiln.core.errors import ClientError
@@ -124,7 +124,7 @@ def import_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     job = _Job(
         transactions=transactions_of(ctx.session),
         objects=ctx.objects,
-        store=ImageStore.under(ctx.data_dir),
+        store=ImageStores.under(ctx.data_dir) if ctx.images is None else ctx.images,
         work_root=ctx.data_dir / "imports",
         scope=ctx.scope,
         arn=arn,
@@ -319,7 +319,7 @@ class _Job:
         *,
         transactions: Transactions,
         objects: Resolver,
-        store: ImageStore,
+        store: ImageStores,
         work_root: Path,
         scope: Scope,
         arn: str,

@@ -23,7 +23,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry
-from kiln.amis.disks import ImageStore
 from kiln.amis.formats import DiskFormatError
 from kiln.amis.importer import (
     DiskSource,
@@ -35,6 +34,7 @@ from kiln.amis.importer import (
     transactions_of,
     write_manifest,
 )
+from kiln.amis.stores import ImageStores
 from kiln.core.clock import utcnow
 from kiln.core.ids import ami_id as new_ami_id
 from kiln.engine import status
@@ -118,7 +118,7 @@ def import_disk_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
     job = _DiskJob(
         transactions=transactions_of(ctx.session),
         objects=ctx.objects,
-        store=ImageStore.under(ctx.data_dir),
+        store=ImageStores.under(ctx.data_dir) if ctx.images is None else ctx.images,
         work_root=ctx.data_dir / "imports",
         scope=ctx.scope,
         image_arn=row.arn,
@@ -168,7 +168,7 @@ def _tie(session: Session, data_dir: Path | None, ami_id: str, image_arn: str) -
     finds parents given by image ARN through it)."""
     ami = registry.update(session, ami_id, image_arn=image_arn)
     if data_dir is not None:
-        store = ImageStore.under(data_dir)
+        store = ImageStores.under(data_dir)
         write_manifest(
             store,
             ami.disk,
@@ -190,7 +190,7 @@ class _DiskJob:
         *,
         transactions: Transactions,
         objects: Resolver,
-        store: ImageStore,
+        store: ImageStores,
         work_root: Path,
         scope: Scope,
         image_arn: str,

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from kiln.amis import registry
-from kiln.amis.copies import AmiNotFoundError, ImageStores, copy_ami, launchable_source
+from kiln.amis.copies import AmiNotFoundError, copy_ami, launchable_source
+from kiln.amis.disks import DirectoryStore
 from kiln.amis.registry import DuplicateAmiNameError
+from kiln.amis.stores import ImageStores
 from kiln.core.clock import utcnow
 from kiln.core.errors import ConfigurationError
 from kiln.core.ids import ami_id
@@ -29,7 +31,7 @@ def database(tmp_path: Path):
 
 def _source(database: Database, stores: ImageStores, **extra):
     ami = ami_id()
-    disk = stores.for_region("us-east-1").relative("us-east-1", ami)
+    disk = stores.relative("us-east-1", ami)
     path = stores.path(disk)
     path.parent.mkdir(parents=True)
     path.write_bytes(b"disk bytes")
@@ -41,7 +43,7 @@ def _source(database: Database, stores: ImageStores, **extra):
 
 
 def test_a_copy_into_another_regions_store_is_a_new_ami(database: Database, tmp_path: Path):
-    stores = ImageStores(tmp_path / "amis", {"eu-west-1": tmp_path / "eu"})
+    stores = ImageStores.under(tmp_path, {"eu-west-1": DirectoryStore(tmp_path / "eu")})
     source = _source(database, stores, launch_permissions=[{"UserId": OTHER}])
     with database.transaction() as session:
         found = launchable_source(session, source.ami_id, region="us-east-1", account=OTHER)
@@ -58,7 +60,7 @@ def test_a_copy_into_another_regions_store_is_a_new_ami(database: Database, tmp_
 
 
 def test_only_a_launchable_source_is_copied(database: Database, tmp_path: Path):
-    stores = ImageStores(tmp_path / "amis")
+    stores = ImageStores.under(tmp_path)
     source = _source(database, stores)
     with database.transaction() as session, pytest.raises(AmiNotFoundError):
         launchable_source(session, source.ami_id, region="us-east-1", account=OTHER)
@@ -67,7 +69,7 @@ def test_only_a_launchable_source_is_copied(database: Database, tmp_path: Path):
 
 
 def test_a_taken_name_leaves_no_disk_behind(database: Database, tmp_path: Path):
-    stores = ImageStores(tmp_path / "amis")
+    stores = ImageStores.under(tmp_path)
     source = _source(database, stores)
     with database.transaction() as session, pytest.raises(DuplicateAmiNameError):
         copy_ami(
