@@ -10,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from kiln.amis.disks import DirectoryStore
 from kiln.amis.stores import ImageStores
 from kiln.artifacts.containers import ContainerStorage
 from kiln.auth.secretbox import SecretBox
@@ -19,7 +18,7 @@ from kiln.core.errors import ConfigurationError
 from kiln.core.pagination import PageTokens
 from kiln.engine.context import EngineConfig
 from kiln.engine.podman_host import PodmanBuildHost
-from kiln.engine.vm_host import QemuBuildHost
+from kiln.engine.vm_host import QemuBuildHost, RegisteredAmis
 from kiln.engine.vm_routing import ImageTypeRouter
 from kiln.executors.threads import ThreadExecutor
 from kiln.instances.qemu import remove_leftovers as remove_qemu_leftovers
@@ -32,6 +31,7 @@ from kiln.scheduler import PipelineScheduler
 from kiln.services import ec2, iam, imagebuilder, sts
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.iam.bootstrap import NewCredentials, administrator_key, ensure_administrator
+from kiln.services.imagebuilder import vm_imports
 from kiln.settings import Settings
 from kiln.store.database import Database, sqlite_url
 from kiln.store.schema import AccountRow
@@ -55,9 +55,8 @@ class Kiln:
                 os.environ, data_dir=self.data_dir, region=settings.region
             )
         )
-        self.image_stores = ImageStores.under(
-            self.data_dir,
-            {region: DirectoryStore(root) for region, root in settings.image_store_map().items()},
+        self.image_stores = ImageStores.open(
+            self.data_dir, settings.image_store_map(), self.objects
         )
         self.seeded_regions: set[str] = set()
         self.executor: ThreadExecutor | None = None
@@ -123,12 +122,20 @@ class Kiln:
             registries = settings.registry_map()
             runtime = vm_runtime_dir(self.data_dir)
             remove_qemu_leftovers(runtime)
+            with self.database.transaction() as session:
+                for image in vm_imports.fail_interrupted_imports(session):
+                    logger.warning("%s: Kiln stopped during its disk import", image)
             host = ImageTypeRouter(
                 container=PodmanBuildHost(
                     ContainerStorage.at(settings.containers_dir or self.data_dir / "containers"),
                     insecure_registries=list(registries.values()),
                 ),
-                vm=QemuBuildHost(self.data_dir / "vm-disks", runtime, data_dir=self.data_dir),
+                vm=QemuBuildHost(
+                    self.data_dir / "vm-disks",
+                    runtime,
+                    amis=RegisteredAmis(self.database),
+                    stores=self.image_stores,
+                ),
             )
             config = EngineConfig(
                 self.data_dir,
@@ -141,7 +148,11 @@ class Kiln:
                 self.database, host, config, workers=settings.build_workers
             ).start()
             self.scheduler = PipelineScheduler(
-                self.database, self.tokens, self.data_dir, on_started=self.executor.notify
+                self.database,
+                self.tokens,
+                self.data_dir,
+                on_started=self.executor.notify,
+                images=self.image_stores,
             ).start()
         return self.executor
 

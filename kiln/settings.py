@@ -10,6 +10,8 @@ from typing import Any
 
 from kiln.core.errors import ConfigurationError
 from kiln.core.regions import known_regions, valid_region_name
+from kiln.objectstore.errors import InvalidS3Uri
+from kiln.objectstore.uri import BucketPrefix, parse_s3_prefix
 
 
 def default_data_dir() -> Path:
@@ -51,8 +53,10 @@ SETTINGS = (
     Setting(
         "image_stores",
         "KILN_IMAGE_STORES",
-        "AMI disk store per region: 'eu-west-1=/srv/amis-eu,...'; a region without one keeps "
-        "its disks under <data_dir>/amis",
+        "AMI disk store per region, a directory or an existing bucket: "
+        "'eu-west-1=/srv/amis-eu,eu-central-1=s3://kiln-amis/central,...' (the bucket is served "
+        "as KILN_S3_ENDPOINT / KILN_S3_BUCKETS say; its disks are cached under "
+        "<data_dir>/amis-cache); a region without one keeps its disks under <data_dir>/amis",
     ),
 )
 
@@ -89,23 +93,18 @@ class Settings:
             )
         return names
 
-    def image_store_map(self) -> dict[str, Path]:
-        """KILN_IMAGE_STORES as {region: directory}, each region a known one."""
+    def image_store_map(self) -> dict[str, Path | BucketPrefix]:
+        """KILN_IMAGE_STORES as {region: directory or s3:// bucket and prefix}, each region a
+        known one (whether the bucket exists is checked when Kiln opens the stores)."""
         known = self.region_names()
-        found: dict[str, Path] = {}
+        found: dict[str, Path | BucketPrefix] = {}
         for region, location in _pairs(self.image_stores, "KILN_IMAGE_STORES", "region=/path"):
             if region not in known:
                 raise ConfigurationError(
                     f"KILN_IMAGE_STORES names the region {region}, which Kiln does not know",
                     hint="add it to KILN_REGIONS",
                 )
-            if "://" in location:
-                raise ConfigurationError(
-                    f"KILN_IMAGE_STORES: {region}={location} is not a directory; Kiln keeps "
-                    "AMI disks in directories (object-store image stores are not available yet)",
-                    hint="example: KILN_IMAGE_STORES=eu-west-1=/srv/kiln/amis-eu",
-                )
-            found[region] = Path(location).expanduser()
+            found[region] = _image_store(region, location)
         return found
 
     def registry_map(self) -> dict[str, str]:
@@ -135,6 +134,25 @@ class Settings:
                         f"{number} must be a number, not {values[number]!r}"
                     ) from exc
         return replace(settings, **values)
+
+
+def _image_store(region: str, location: str) -> Path | BucketPrefix:
+    if location.startswith("s3://"):
+        try:
+            return parse_s3_prefix(location)
+        except InvalidS3Uri as exc:
+            raise ConfigurationError(
+                f"KILN_IMAGE_STORES: {region}={location} is not a usable bucket location: "
+                f"{exc.message}",
+                hint="example: KILN_IMAGE_STORES=eu-west-1=s3://kiln-amis/eu",
+            ) from exc
+    if "://" in location:
+        raise ConfigurationError(
+            f"KILN_IMAGE_STORES: {region}={location} is neither a directory nor an s3:// bucket",
+            hint="example: KILN_IMAGE_STORES=eu-west-1=/srv/kiln/amis-eu,"
+            "eu-central-1=s3://kiln-amis/central",
+        )
+    return Path(location).expanduser()
 
 
 def _pairs(text: str | None, variable: str, form: str) -> list[tuple[str, str]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -61,10 +62,14 @@ def copy_ami(
     tags: Mapping[str, str] | None = None,
     launch_permissions: Sequence[Mapping[str, str]] = (),
     kms_key_id: str | None = None,
+    manifest: Mapping[str, Any] | None = None,
 ) -> Ami:
     """Register a copy of `source` owned by `account` in `region` (in the caller's
-    transaction); its disk is linked or copied first and removed again if registration fails.
+    transaction); its disk is linked or copied first and removed again if registration fails
+    (if the caller's transaction rolls back later, removing `copy.disk` is the caller's part).
 
+    `image_arn` ties the copy to the Image Builder image that distributes it (an EC2 CopyImage
+    gives none); `manifest` defaults to the source's, noting where the copy came from.
     Raises DuplicateAmiNameError when the account already has an AMI of that name there.
     """
     if registry.name_taken(session, account=account, region=region, name=name):
@@ -82,13 +87,17 @@ def copy_ami(
             now=now,
             size=source.size or stores.size(disk),
             description=source.description if description is None else description,
-            image_arn=image_arn if image_arn is not None else source.image_arn,
+            image_arn=image_arn,
             source_ami=source.ami_id,
             source_region=source.region,
             kms_key_id=kms_key_id,
             launch_permissions=launch_permissions,
             tags=tags,
-            manifest={**source.manifest, "copiedFrom": f"{source.region}/{source.ami_id}"},
+            manifest=(
+                {**source.manifest, "copiedFrom": f"{source.region}/{source.ami_id}"}
+                if manifest is None
+                else manifest
+            ),
         )
     except Exception:
         stores.remove(disk)

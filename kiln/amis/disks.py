@@ -59,6 +59,11 @@ class DiskStore(Protocol):
         """The stored size in bytes; 0 when the disk is missing."""
         ...
 
+    def read_head(self, disk: str, length: int) -> bytes:
+        """The disk's first `length` bytes (fewer if it is shorter), without fetching the rest;
+        ImageStoreError when the disk is missing."""
+        ...
+
     def add(self, disk: str, source: Path) -> None:
         """Take the finished local file `source` as `disk` (it is moved or consumed)."""
         ...
@@ -92,6 +97,13 @@ class DirectoryStore:
         except OSError:
             return 0
 
+    def read_head(self, disk: str, length: int) -> bytes:
+        try:
+            with self.path(disk).open("rb") as handle:
+                return handle.read(length)
+        except OSError as exc:
+            raise ImageStoreError(f"the disk {disk} in {self.root} cannot be read: {exc}") from exc
+
     def add(self, disk: str, source: Path) -> None:
         target = self.path(disk)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +129,4 @@ class DirectoryStore:
         os.replace(partial, target)
 
     def remove(self, disk: str) -> None:
-        path = self.path(disk)
-        path.unlink(missing_ok=True)
-        path.with_suffix(".json").unlink(missing_ok=True)
+        self.path(disk).unlink(missing_ok=True)

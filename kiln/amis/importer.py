@@ -1,44 +1,45 @@
 """Disk imports behind EC2 ImportImage and Image Builder ImportDiskImage: an object of the object
 store becomes an AMI (a row in the registry, a compressed qcow2 in the image store).
 
-An import runs on a daemon thread started once the request that asked for it has committed
-(`start_after_commit`): converting a disk takes seconds to minutes, longer than a request should
-hold the database. The thread reports its stages through a callback the service gives (each
-stage is written to the task's row in its own transaction) and registers the AMI in the same
-transaction as the final state.
+One `ImportJob` serves both services; what differs is how the import shows on the service's
+row (an EC2 import task, an Image Builder image), given as `StatusMoves`. The job runs on a
+daemon thread started once the request that asked for it has committed (`start_after_commit`):
+converting a disk takes seconds to minutes, longer than a request should hold the database.
+Each stage is written to the row in its own transaction; the AMI is registered in the same
+transaction as the row's final state.
 
 The object is streamed into a private folder under `<data_dir>/imports/`; only Kiln's own paths
-reach qemu-img, and the disk goes through kiln.amis.formats' checks before it is converted.
+reach qemu-img, and the disk goes through kiln.amis.formats' checks before it is converted, into
+a work file of that folder. The finished file is then added to the import region's image store
+(`ImageStores.add`: a directory store moves it in, a bucket store uploads it); the job never
+writes into a store's files itself. What is worth keeping about the import goes into the AMI
+row's manifest (kiln.amis.registry); there are no files beside the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import shutil
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-from kiln.amis.formats import DiskFormat, DiskInfo, import_disk
+from kiln.amis.formats import DiskFormat, DiskFormatError, DiskInfo, import_disk
 from kiln.amis.stores import ImageStores
 from kiln.core.errors import KilnError
+from kiln.core.ids import ami_id as new_ami_id
 from kiln.objectstore import ObjectStoreError, Resolver
 
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK = 1024 * 1024
 Transactions = Callable[[], contextlib.AbstractContextManager[Session]]
-Stage = Callable[[str, int], None]
-"""(status message, percent done) as the import moves on."""
 
 
 class ImportFailedError(KilnError):
@@ -86,43 +87,121 @@ def _logged(work: Callable[[], None], name: str) -> Callable[[], None]:
     return run
 
 
-def fetch_and_convert(
-    objects: Resolver,
-    source: DiskSource,
-    *,
-    store: ImageStores,
-    disk: str,
-    work_root: Path,
-    stage: Stage,
-) -> DiskInfo:
-    """Copy the object into a private folder, check it, and write the AMI disk `disk`."""
-    work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = store.path(disk)
-    with tempfile.TemporaryDirectory(dir=work_root, prefix="import-") as folder:
-        work = Path(folder)
-        local = work / "source"
-        stage("downloading", 10)
+@dataclass(frozen=True)
+class Imported:
+    """A converted disk, already in its region's image store, not yet registered."""
+
+    ami_id: str
+    disk: str
+    size: int
+    info: DiskInfo
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an import ended without an AMI. `refused`: the object or the disk was not one Kiln
+    takes (the user's to fix); otherwise Kiln failed."""
+
+    error: Exception
+    refused: bool
+
+
+@dataclass(frozen=True)
+class StatusMoves:
+    """How an import shows on its service's row; each runs in its own transaction.
+
+    stage     (session, message, percent) as the import moves on: "downloading", "converting",
+              "preparing ami"
+    complete  (session, imported): register the AMI and end the row; False when the row no
+              longer wants it (cancelled, deleted): the disk is then removed again
+    fail      (session, failure): end the row with the reason
+    """
+
+    stage: Callable[[Session, str, int], None]
+    complete: Callable[[Session, Imported], bool]
+    fail: Callable[[Session, Failure], None]
+
+
+REFUSED = (ImportFailedError, DiskFormatError)
+
+
+@dataclass(frozen=True)
+class ImportJob:
+    """One import: fetch the object, check and convert it in a private work folder, add the
+    disk to the region's image store, then register it through `moves.complete`.
+
+    `run` never raises: every failure ends the row through `moves.fail`, and a disk that was
+    added but not registered is removed. Start it with `start_after_commit`.
+    """
+
+    transactions: Transactions
+    objects: Resolver
+    stores: ImageStores
+    work_root: Path
+    region: str
+    source: DiskSource
+    moves: StatusMoves
+
+    def run(self) -> None:
+        ami = new_ami_id()
+        disk = self.stores.relative(self.region, ami)
         try:
-            with objects.get_object(source.bucket, source.key) as body, local.open("wb") as out:
-                shutil.copyfileobj(body, out, COPY_CHUNK)
-        except ObjectStoreError as exc:
-            raise ImportFailedError(f"s3://{source.bucket}/{source.key}: {exc}") from exc
-        stage("converting", 40)
-        info = import_disk(local, target, declared=source.declared, work=work / "unpacked")
-    stage("preparing ami", 90)
-    return info
+            imported = self._convert(ami, disk)
+            with self.transactions() as session:
+                registered = self.moves.complete(session, imported)
+        except REFUSED as exc:
+            discard(self.stores, disk)
+            self._fail(Failure(exc, refused=True))
+            return
+        except Exception as exc:
+            discard(self.stores, disk)
+            logger.exception("import of s3://%s/%s failed", self.source.bucket, self.source.key)
+            self._fail(Failure(exc, refused=False))
+            return
+        if not registered:
+            discard(self.stores, disk)
 
+    def _convert(self, ami: str, disk: str) -> Imported:
+        self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(dir=self.work_root, prefix="import-") as folder:
+            work = Path(folder)
+            local = work / "source"
+            self._stage("downloading", 10)
+            try:
+                with (
+                    self.objects.get_object(self.source.bucket, self.source.key) as body,
+                    local.open("wb") as out,
+                ):
+                    shutil.copyfileobj(body, out, COPY_CHUNK)
+            except ObjectStoreError as exc:
+                raise ImportFailedError(
+                    f"s3://{self.source.bucket}/{self.source.key}: {exc}"
+                ) from exc
+            self._stage("converting", 40)
+            converted = work / f"{ami}.qcow2"
+            info = import_disk(
+                local, converted, declared=self.source.declared, work=work / "unpacked"
+            )
+            local.unlink()
+            self._stage("preparing ami", 90)
+            size = converted.stat().st_size
+            self.stores.add(disk, converted)
+        return Imported(ami, disk, size, info)
 
-def write_manifest(store: ImageStores, disk: str, manifest: dict[str, Any]) -> None:
-    """The `<ami>.json` beside the disk that the VM build host reads for parents."""
-    path = store.path(disk).with_suffix(".json")
-    body = {**manifest, "size": store.size(disk)}
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(body, indent=2) + "\n")
-    os.replace(partial, path)
+    def _stage(self, message: str, percent: int) -> None:
+        with self.transactions() as session:
+            self.moves.stage(session, message, percent)
+
+    def _fail(self, failure: Failure) -> None:
+        try:
+            with self.transactions() as session:
+                self.moves.fail(session, failure)
+        except Exception:  # the thread has nobody to raise to
+            logger.exception("the failed import of s3://%s/%s could not be recorded",
+                             self.source.bucket, self.source.key)  # fmt: skip
 
 
 def discard(store: ImageStores, disk: str) -> None:
-    """Remove a disk an import wrote but did not register."""
+    """Remove a disk an import added but did not register."""
     with contextlib.suppress(KilnError, OSError):
         store.remove(disk)

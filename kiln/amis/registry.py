@@ -28,6 +28,7 @@ AMI_ID = re.compile(r"^ami-[0-9a-f]{17}$")
 AVAILABLE = "available"
 PENDING = "pending"
 FAILED = "failed"
+DISABLED = "disabled"
 
 
 class DuplicateAmiNameError(ClientError):
@@ -56,6 +57,12 @@ class Ami:
     launch_permissions: tuple[dict[str, str], ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     manifest: dict[str, Any] = field(default_factory=dict)
+    deprecation_time: dt.datetime | None = None
+    """When the AMI is (or was) deprecated, UTC; None when no deprecation is set."""
+
+    def deprecated(self, now: dt.datetime) -> bool:
+        """Whether the deprecation time has come."""
+        return self.deprecation_time is not None and self.deprecation_time <= now
 
     @property
     def public(self) -> bool:
@@ -88,7 +95,14 @@ def _ami(row: AmiRow) -> Ami:
         launch_permissions=tuple(dict(p) for p in row.launch_permissions or ()),
         tags=dict(row.tags or {}),
         manifest=dict(row.manifest or {}),
+        deprecation_time=_utc(row.deprecation_time),
     )
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def register(
@@ -160,6 +174,50 @@ def of_image(session: Session, image_arn: str) -> list[Ami]:
     """The AMIs an Image Builder image produced (its build AMI and distributed copies)."""
     query = select(AmiRow).where(AmiRow.image_arn == image_arn).order_by(AmiRow.created_at)
     return [_ami(row) for row in session.scalars(query)]
+
+
+def built_under(session: Session, arn_prefix: str) -> list[Ami]:
+    """AMIs whose Image Builder image ARN starts with `arn_prefix`, oldest first (the AMIs of
+    an account's images in a region, including those whose image resource was deleted)."""
+    escaped = arn_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    query = (
+        select(AmiRow)
+        .where(AmiRow.image_arn.like(escaped + "%", escape="\\"))
+        .order_by(AmiRow.created_at)
+    )
+    return [_ami(row) for row in session.scalars(query)]
+
+
+def set_deprecation(session: Session, ami_id: str, at: dt.datetime | None) -> Ami:
+    """EnableImageDeprecation (at `at`) or DisableImageDeprecation (None)."""
+    row = _row(session, ami_id)
+    row.deprecation_time = at
+    session.flush()
+    return _ami(row)
+
+
+def disable(session: Session, ami_id: str) -> Ami:
+    """DisableImage: the AMI is `disabled` and private (every launch permission dropped)."""
+    row = _row(session, ami_id)
+    row.state = DISABLED
+    row.launch_permissions = []
+    session.flush()
+    return _ami(row)
+
+
+def enable(session: Session, ami_id: str) -> Ami:
+    """EnableImage: a disabled AMI is `available` again, still private."""
+    row = _row(session, ami_id)
+    row.state = AVAILABLE
+    session.flush()
+    return _ami(row)
+
+
+def _row(session: Session, ami_id: str) -> AmiRow:
+    row = session.get(AmiRow, ami_id)
+    if row is None:
+        raise KeyError(ami_id)
+    return row
 
 
 def update(session: Session, ami_id: str, **changes: Any) -> Ami:

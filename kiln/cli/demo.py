@@ -213,7 +213,7 @@ def run_demo(settings: Settings, *, vm: bool = False) -> int:
         print(f"Its logs: kiln images logs {image['arn']} --data-dir {kiln.data_dir}")
         return 1
     if vm:
-        _print_ami(image, kiln.data_dir)
+        _print_ami(image, kiln.image_stores, kiln.data_dir)
     else:
         _print_container(image)
     print()
@@ -236,13 +236,13 @@ def _print_container(image: dict[str, Any]) -> None:
         print(f"  podman run --rm {local}")
 
 
-def _print_ami(image: dict[str, Any], data_dir: Path) -> None:
-    store = ImageStores.under(data_dir)
+def _print_ami(image: dict[str, Any], stores: ImageStores, data_dir: Path) -> None:
     print(f"Image {image['arn']} is AVAILABLE as:")
     amis = image["outputResources"].get("amis") or []
     for ami in amis:
-        disk = store.path(store.relative(ami["region"], ami["image"]))
-        print(f"  {ami['image']} ({ami['region']}): {disk}")
+        where = stores.for_region(ami["region"]).location.rstrip("/")
+        disk = stores.relative(ami["region"], ami["image"])
+        print(f"  {ami['image']} ({ami['region']}): {where}/{disk}")
     if not amis:
         return
     print("It is a bootable qcow2 disk (BIOS, virtio, serial console on ttyS0).")

@@ -19,20 +19,24 @@ launchable by it.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 from sqlalchemy import select
 
 from kiln.amis import registry
+from kiln.amis.disks import ImageStoreError
 from kiln.amis.formats import EXPORT_FORMATS
 from kiln.amis.stores import ImageStores
 from kiln.core.errors import ConfigurationError, KilnError
 from kiln.engine import status
 from kiln.engine.logs import BuildLogs, BuildLogsError, log_root_of
+from kiln.objectstore import ObjectStoreConfig, Resolver
 from kiln.settings import Settings
 from kiln.store import resources
 from kiln.store.database import Database, sqlite_url
@@ -254,7 +258,23 @@ def _ami_disk(settings: Settings, ami_id: str, account: str | None) -> tuple[Pat
             hint="name the owning account with --account, or list AMIs with "
             "aws ec2 describe-images --owners self",
         )
-    disk = ImageStores.under(data_dir).path(ami.disk)
+    try:
+        with image_stores(settings, data_dir) as stores:
+            disk = stores.path(ami.disk)  # a bucket store downloads it into its cache
+    except ImageStoreError as exc:
+        raise ConfigurationError(f"the disk of {ami_id} cannot be read: {exc}") from exc
     if not disk.is_file():
         raise ConfigurationError(f"the disk of {ami_id} is missing: {disk}")
     return disk, data_dir
+
+
+@contextlib.contextmanager
+def image_stores(settings: Settings, data_dir: Path) -> Iterator[ImageStores]:
+    """Every region's AMI disk store as a running Kiln opens it (KILN_IMAGE_STORES)."""
+    objects = Resolver(
+        ObjectStoreConfig.from_environ(os.environ, data_dir=data_dir, region=settings.region)
+    )
+    try:
+        yield ImageStores.open(data_dir, settings.image_store_map(), objects)
+    finally:
+        objects.close()

@@ -147,12 +147,16 @@ def lifecycle_run(data_dir: Path | None, policy_arn: str | None) -> None:
     try:
         with kiln.database.transaction() as session:
             if policy_arn is None:
-                executions = lifecycle_runs.run_due(session, utcnow())
+                executions = lifecycle_runs.run_due(session, utcnow(), images=kiln.image_stores)
             else:
                 row = resources.by_arn(session, policy_arn)
                 if row is None or row.resource_type != "lifecycle-policy":
                     raise ConfigurationError(f"no lifecycle policy {policy_arn}")
-                executions = [lifecycle_runs.run_lifecycle_policy(session, row, now=utcnow())]
+                executions = [
+                    lifecycle_runs.run_lifecycle_policy(
+                        session, row, now=utcnow(), images=kiln.image_stores
+                    )
+                ]
     finally:
         kiln.close()
     for execution in executions:

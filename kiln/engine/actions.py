@@ -26,7 +26,7 @@ from kiln.core.ids import ami_id
 from kiln.core.nametemplate import render_container_tag
 from kiln.engine import container, distribute, executions, prerequisites
 from kiln.engine.context import BuildRun
-from kiln.engine.host import PublishTarget
+from kiln.engine.host import PublishTarget, capture_manifest
 from kiln.engine.ledger import LedgerKind
 from kiln.engine.logs import step_log_dir
 from kiln.engine.scan_step import collect_image_scan_findings
@@ -37,7 +37,6 @@ from kiln.toe import Communicator, RunDocument, parse_document, run_documents
 
 logger = logging.getLogger(__name__)
 
-VM_NOT_YET = "VM builds arrive with issue #7: Kiln builds container recipes for now."
 AMI_ONLY = (
     "{action} applies to AMIs (launch permissions, launch templates, SSM parameters); a "
     "container image's distribution is its DistributeImage step alone."
@@ -126,7 +125,7 @@ def launch_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
     image = inputs.get("imageIdOverride")
     if not image:
         if step.workflow_type == "TEST":
-            image = run.output_image if run.plan.is_container else built_ami(run)
+            image = run.output_image if run.plan.is_container else _created_ami(run)
         elif run.plan.is_container:
             parent = container.from_image(
                 container.rendered_dockerfile(run.plan.dockerfile_template, run.plan.parent_image)
@@ -280,21 +279,17 @@ def create_image(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _create_ami(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """CreateImage of an AMI build: the host captures the instance's disk under a new AMI id
-    (recorded in the ledger first; a successful build releases it)."""
+    """CreateImage of an AMI build, as EC2 does it: a new AMI id (recorded in the ledger first;
+    a successful build releases it) is registered `pending` with its disk's name in the build
+    region's image store, the host captures the instance's disk there, and the AMI becomes
+    `available` with the capture's facts as its manifest. A failure on the way leaves the row
+    for the ledger sweep, which finds the disk through it."""
     run = step.run
     instance = _instance(step, inputs)
     ami = ami_id()
-    attributes = (
-        f"region={run.region}",
-        f"account={run.account}",
-        f"name={ami_name(run)}",
-        f"image={run.image_arn}",
-    )
+    stores = run.config.stores()
+    disk = stores.relative(run.region, ami)
     run.record(LedgerKind.IMAGE, ami)
-    run.host.commit(instance.id, image=ami, changes=attributes)
-    store = run.config.stores()
-    disk = store.relative(run.region, ami)
     with run.database.transaction() as session:
         ami_registry.register(
             session,
@@ -304,9 +299,22 @@ def _create_ami(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:
             name=ami_name(run),
             description=f"Built by Kiln from {run.image_arn}",
             disk=disk,
-            size=store.size(disk),
+            state=ami_registry.PENDING,
             image_arn=run.image_arn,
             now=utcnow(),
+        )
+    attributes = (
+        f"region={run.region}",
+        f"account={run.account}",
+        f"name={ami_name(run)}",
+        f"image={run.image_arn}",
+    )
+    run.host.commit(instance.id, image=ami, changes=attributes)
+    manifest = capture_manifest(run.host, ami)
+    size = stores.size(disk)
+    with run.database.transaction() as session:
+        ami_registry.update(
+            session, ami, state=ami_registry.AVAILABLE, size=size, manifest=manifest
         )
     return {"imageId": ami}
 
@@ -315,18 +323,10 @@ def ami_name(run: BuildRun) -> str:
     return f"{run.name} {run.version}-{run.build_number}"
 
 
-def built_ami(run: BuildRun) -> str | None:
+def _created_ami(run: BuildRun) -> str | None:
     """The AMI the build workflow's CreateImage step made (the test instance's image)."""
     with run.database.transaction() as session:
-        for execution in executions.executions_of(session, run.image_arn):
-            if execution.type != "BUILD":
-                continue
-            for row in executions.steps_of(session, execution.id):
-                if row.action == "CreateImage" and row.status == executions.StepStatus.COMPLETED:
-                    image = executions.loads(row.outputs).get("imageId")
-                    if image:
-                        return str(image)
-    return None
+        return executions.created_ami(session, run.image_arn)
 
 
 def terminate_instance(step: StepRun, inputs: Mapping[str, Any]) -> dict[str, Any]:

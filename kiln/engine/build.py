@@ -58,10 +58,10 @@ class BuildResult:
 
 def removers(host: BuildHost, database: Database) -> Mapping[LedgerKind, Remover]:
     def remove_image(image: str) -> None:
-        if AMI_ID.match(image):  # an AMI: its registration goes with its disk
+        host.remove_image(image)  # an AMI's disk is found through its row: the row goes last
+        if AMI_ID.match(image):
             with database.transaction() as session:
                 ami_registry.deregister(session, image)
-        host.remove_image(image)
 
     return {
         LedgerKind.CONTAINER: host.remove_instances,

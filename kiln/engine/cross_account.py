@@ -1,4 +1,5 @@
-"""The cross-account distribution prerequisite: may Image Builder copy an AMI into account T?
+"""The cross-account prerequisites: may Image Builder copy an AMI into account T, or act on
+T's copy for a lifecycle policy?
 
 AWS assumes `EC2ImageBuilderDistributionCrossAccountRole` in each target account. Kiln checks
 the same three things before copying, each failure naming the account, the role and what is
@@ -10,10 +11,19 @@ missing:
    that principal's own policies allow `sts:AssumeRole` on it when it has any;
 3. its permissions allow what `Ec2ImageBuilderCrossAccountDistributionAccess` allows:
    ec2:CopyImage, ec2:CreateTags, ec2:DescribeImages, ec2:ModifyImageAttribute.
+
+Lifecycle actions on a copy another account owns go through
+`Ec2ImageBuilderCrossAccountLifecycleAccess` in that account (`check_lifecycle_target`): it
+exists, trusts the service `imagebuilder.amazonaws.com` for this source account and image
+(the `aws:SourceAccount` and `aws:SourceArn` context the service sends), and its policies allow
+the EC2 action on that AMI with the AMI's tags as `aws:ResourceTag/...` (as
+`EC2ImageBuilderLifecycleExecutionPolicy` does for AMIs tagged `CreatedBy: EC2 Image Builder`).
+`role_allows` is the same permission check for a role of the source account.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -34,6 +44,9 @@ from kiln.store.schema import IamEntityRow
 
 CROSS_ACCOUNT_ROLE = "EC2ImageBuilderDistributionCrossAccountRole"
 MANAGED_POLICY = "Ec2ImageBuilderCrossAccountDistributionAccess"
+LIFECYCLE_ROLE = "Ec2ImageBuilderCrossAccountLifecycleAccess"
+LIFECYCLE_POLICY = "EC2ImageBuilderLifecycleExecutionPolicy"
+IMAGEBUILDER_SERVICE = "imagebuilder.amazonaws.com"
 SERVICE_LINKED_ROLE = "AWSServiceRoleForImageBuilder"
 SERVICE_LINKED_PATH = "/aws-service-role/imagebuilder.amazonaws.com/"
 ASSUME_ROLE = "sts:AssumeRole"
@@ -52,11 +65,12 @@ class CrossAccountDenial:
     account: str
     role: str
     missing: str
+    what: str = "Distribution to"
 
     @property
     def message(self) -> str:
         return (
-            f"Distribution to account {self.account} failed: the role {self.role} in account "
+            f"{self.what} account {self.account} failed: the role {self.role} in account "
             f"{self.account} {self.missing}."
         )
 
@@ -113,6 +127,82 @@ def check_target(
     return None
 
 
+def check_lifecycle_target(
+    session: Session,
+    *,
+    source_account: str,
+    image_arn: str,
+    target_account: str,
+    action: str,
+    image_resource: str,
+    tags: Mapping[str, str],
+) -> CrossAccountDenial | None:
+    """None when Image Builder, for `image_arn` of `source_account`, may perform `action`
+    (`ec2:DeregisterImage`...) on `image_resource`, an AMI `target_account` owns."""
+    what = "Lifecycle action in"
+    role_arn = f"arn:aws:iam::{target_account}:role/{LIFECYCLE_ROLE}"
+    role = iam_store.entity(
+        session, account=target_account, kind=iam_store.ROLE, name=LIFECYCLE_ROLE
+    )
+    if role is None:
+        return CrossAccountDenial(
+            target_account,
+            role_arn,
+            "does not exist: create it with a trust policy that allows the service "
+            f"{IMAGEBUILDER_SERVICE} for source account {source_account} and attach "
+            f"{LIFECYCLE_POLICY}",
+            what,
+        )
+    trust = parse_policy(role.body["assumeRolePolicyDocument"], kind=PolicyKind.TRUST)
+    context = {"aws:SourceAccount": source_account, "aws:SourceArn": image_arn}
+    trusted = evaluate_trust(
+        trust, principal=Principal.service(IMAGEBUILDER_SERVICE), role_arn=role.arn,
+        context=context,
+    )  # fmt: skip
+    if not trusted.allowed:
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"does not trust the service {IMAGEBUILDER_SERVICE} for source account "
+            f"{source_account} and {image_arn}: its trust policy does not allow "
+            f"{ASSUME_ROLE}",
+            what,
+        )
+    if not role_allows(session, role, action=action, resource=image_resource, tags=tags):
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"is not allowed {action} on {image_resource} (granted by {LIFECYCLE_POLICY} for "
+            "AMIs tagged CreatedBy: EC2 Image Builder; attach it to the role)",
+            what,
+        )
+    return None
+
+
+def role_allows(
+    session: Session,
+    role: IamEntityRow,
+    *,
+    action: str,
+    resource: str,
+    tags: Mapping[str, str] | None = None,
+) -> bool:
+    """Whether the role's own policies allow `action` on `resource`, a resource carrying
+    `tags` (seen as `aws:ResourceTag/<key>` and `ec2:ResourceTag/<key>`)."""
+    context: dict[str, tuple[str, ...]] = {}
+    for key, value in (tags or {}).items():
+        context[f"aws:ResourceTag/{key}"] = (value,)
+        context[f"ec2:ResourceTag/{key}"] = (value,)
+    principal = Principal.role(role.account, role.name, path=role.path, role_id=role.entity_id)
+    return evaluate(
+        AuthorizationRequest(
+            action=action, resource=resource, principal=principal, context=context
+        ),
+        identity_policies=entity_policies(session, role),
+        resource_account=role.account,
+    ).allowed
+
+
 def _source_refuses(session: Session, source: Principal, role: IamEntityRow) -> str | None:
     """The distributing role's own policies must allow sts:AssumeRole on the target role
     (AWS's service-linked role policy does); a principal Kiln has no row for is the service."""
@@ -136,17 +226,11 @@ def _source_refuses(session: Session, source: Principal, role: IamEntityRow) -> 
 
 
 def _missing_actions(session: Session, role: IamEntityRow, region: str) -> list[str]:
-    principal = Principal.role(role.account, role.name, path=role.path, role_id=role.entity_id)
-    policies = entity_policies(session, role)
     images = f"arn:aws:ec2:{region}::image/*"
     return [
         action
         for action in REQUIRED_ACTIONS
-        if not evaluate(
-            AuthorizationRequest(action=action, resource=images, principal=principal),
-            identity_policies=policies,
-            resource_account=role.account,
-        ).allowed
+        if not role_allows(session, role, action=action, resource=images)
     ]
 
 

@@ -97,7 +97,7 @@ def _source(run: BuildRun) -> Ami:
     """The AMI to distribute: DistributeImage's source, or the one the build created, which
     from now on outlives the build (its ledger entry is released)."""
     with run.database.transaction() as session:
-        ami_id = run.plan.source_ami or _built_ami(session, run.image_arn)
+        ami_id = run.plan.source_ami or executions.created_ami(session, run.image_arn)
         found = registry.get(session, ami_id) if ami_id else None
         if found is None:
             raise BuildError(
@@ -108,18 +108,6 @@ def _source(run: BuildRun) -> Ami:
             if entry.kind == LedgerKind.IMAGE.value and entry.ref == found.ami_id:
                 entry.released_at = utcnow()
         return found
-
-
-def _built_ami(session: Session, image_arn: str) -> str | None:
-    for execution in executions.executions_of(session, image_arn):
-        if execution.type != "BUILD":
-            continue
-        for row in executions.steps_of(session, execution.id):
-            if row.action == "CreateImage" and row.status == executions.StepStatus.COMPLETED:
-                image = executions.loads(row.outputs).get("imageId")
-                if image:
-                    return str(image)
-    return None
 
 
 def build_date(run: BuildRun) -> dt.datetime:

@@ -93,6 +93,19 @@ def steps_of(session: Session, execution_id: str) -> list[StepExecutionRow]:
     return list(session.scalars(query.order_by(StepExecutionRow.position)))
 
 
+def created_ami(session: Session, image_arn: str) -> str | None:
+    """The AMI the image's build workflow made (its completed CreateImage step's imageId)."""
+    for execution in executions_of(session, image_arn):
+        if execution.type != "BUILD":
+            continue
+        for row in steps_of(session, execution.id):
+            if row.action == "CreateImage" and row.status == StepStatus.COMPLETED:
+                image = loads(row.outputs).get("imageId")
+                if image:
+                    return str(image)
+    return None
+
+
 def waiting_steps(session: Session, account: str) -> list[StepExecutionRow]:
     query = select(StepExecutionRow).where(
         StepExecutionRow.account == account,

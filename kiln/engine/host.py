@@ -4,6 +4,9 @@
 parked WaitForAction, capture an instance as an image, resolve parent images, publish results
 and remove what a build left. PodmanBuildHost (podman_host.py) and FakeBuildHost (fakes.py)
 implement it.
+
+A host that learns facts while it captures an AMI (QemuBuildHost: clean shutdown, the agent it
+removed) also implements `CaptureRecords`; `capture_manifest(host, image)` asks any host.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from kiln.instances.base import Instance
 
@@ -63,3 +66,15 @@ class BuildHost(Protocol):
     def shell_hint(self, instance_id: str) -> str:
         """The command that opens a shell in a kept instance."""
         ...
+
+
+@runtime_checkable
+class CaptureRecords(Protocol):
+    def capture_manifest(self, image: str) -> dict[str, Any]:
+        """What the host recorded when it committed `image` (asked once, after commit)."""
+        ...
+
+
+def capture_manifest(host: BuildHost, image: str) -> dict[str, Any]:
+    """The facts of `image`'s capture, for its AMI row's manifest; {} when the host keeps none."""
+    return host.capture_manifest(image) if isinstance(host, CaptureRecords) else {}

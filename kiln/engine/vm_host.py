@@ -4,14 +4,21 @@ Parents and outputs are qcow2 disks:
 
 - `arn:aws:imagebuilder:REGION:aws:image/debian-12-x86/x.x.x` → Kiln's managed Debian base disk
   (`kiln.artifacts.vmdisk.ensure_base_disk`, cached under `store_dir`);
-- an `ami-…` id, or the ARN of an image Kiln built → the disk registered under that AMI.
+- an `ami-…` id, or the ARN of an image Kiln built → the AMI's row in the registry (`amis`,
+  an `AmiLookup`; the image's AMI in the ARN's region) and its disk in that region's image store
+  (`stores.path(row.disk)`, a local file even when the store is a bucket).
 
-AMIs live in `<data_dir>/amis/<region>/<ami>.qcow2`, each beside `<ami>.json` (name, parent,
-account, region, image ARN, created, agent status). `commit` is CreateImage for a VM: the guest
-is shut down cleanly, the agent Kiln installed is purged, the overlay is flattened into a new
-compressed qcow2 (`qemu-img convert -c`), and the instance is terminated (its disk is now the
-AMI). The port's `changes` carry the AMI's attributes as `key=value` (region, account, name,
-image); a container commit uses the same slot for Dockerfile instructions.
+`commit` is CreateImage for a VM: the guest is shut down cleanly, the agent Kiln installed is
+purged, the overlay is flattened into a compressed qcow2 (`qemu-img convert -c`) in
+`<store_dir>/captures/`, that file is added to the build region's image store as the AMI's disk
+(`<region>/<ami>.qcow2`), and the instance is terminated. The engine registers the AMI's row;
+what the capture found (clean shutdown, agent packages Kiln installed and removed, parent,
+source instance) is its manifest, handed over by `capture_manifest` (kiln.engine.host). The
+port's `changes` carry the AMI's attributes as `key=value` (region, account, name, image); a
+container commit uses the same slot for Dockerfile instructions.
+
+`remove_image` (a failed build's ledger sweep) removes an AMI's disk found through its row, and
+a capture left half-made.
 
 Instances carry the engine's labels in their `instance.json`, so `remove_instances(selector)`
 finds them, including those of a process that died.
@@ -19,25 +26,28 @@ finds them, including those of a process that died.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import logging
-import os
 import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from kiln import process
-from kiln.amis.registry import AMI_ID
+from kiln.amis import registry
+from kiln.amis.disks import ImageStoreError
+from kiln.amis.registry import AMI_ID, AVAILABLE, Ami
+from kiln.amis.stores import ImageStores
 from kiln.artifacts.vmdisk import ensure_base_disk
+from kiln.core.arn import Arn, ArnError
 from kiln.core.errors import BuildError
 from kiln.engine.host import PublishTarget
 from kiln.instances.base import Instance, LaunchSpec
-from kiln.instances.qemu import QemuInstance, QemuLauncher, destroy
+from kiln.instances.qemu import BOOT_TIMEOUT, QemuInstance, QemuLauncher, destroy
+from kiln.store.database import Database
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +60,29 @@ class AmiNotFoundError(BuildError):
     pass
 
 
-@dataclass(frozen=True)
-class Ami:
-    """One registered AMI: its disk and manifest."""
+class AmiLookup(Protocol):
+    """The AMI rows the host reads (kiln.amis.registry)."""
 
-    ami_id: str
-    region: str
-    disk: Path
-    manifest: dict[str, Any]
+    def get(self, ami_id: str) -> Ami | None: ...
+
+    def of_image(self, image_arn: str) -> list[Ami]:
+        """The AMIs an image produced, oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class RegisteredAmis:
+    """AmiLookup over Kiln's database."""
+
+    database: Database
+
+    def get(self, ami_id: str) -> Ami | None:
+        with self.database.transaction() as session:
+            return registry.get(session, ami_id)
+
+    def of_image(self, image_arn: str) -> list[Ami]:
+        with self.database.transaction() as session:
+            return registry.of_image(session, image_arn)
 
 
 def ami_attributes(changes: Sequence[str]) -> dict[str, str]:
@@ -65,60 +90,15 @@ def ami_attributes(changes: Sequence[str]) -> dict[str, str]:
     return dict(item.split("=", 1) for item in changes if "=" in item)
 
 
-class AmiStore:
-    """`<root>/<region>/<ami>.qcow2` + `<ami>.json`."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def find(self, ami_id: str) -> Ami | None:
-        if not AMI_ID.match(ami_id):
-            return None
-        for disk in sorted(self.root.glob(f"*/{ami_id}.qcow2")):
-            return self._ami(disk)
+def built_ami(amis: Sequence[Ami], image_arn: str) -> Ami | None:
+    """The AMI an image built in its own region: the building account's, else any there."""
+    try:
+        arn = Arn.parse(image_arn)
+    except ArnError:
         return None
-
-    def by_image_arn(self, image_arn: str) -> Ami | None:
-        for manifest in sorted(self.root.glob("*/ami-*.json")):
-            with contextlib.suppress(OSError, ValueError):
-                if json.loads(manifest.read_text()).get("imageArn") == image_arn:
-                    return self._ami(manifest.with_suffix(".qcow2"))
-        return None
-
-    def _ami(self, disk: Path) -> Ami | None:
-        if not disk.is_file():
-            return None
-        try:
-            manifest = json.loads(disk.with_suffix(".json").read_text())
-        except (OSError, ValueError):
-            manifest = {}
-        return Ami(disk.stem, disk.parent.name, disk, manifest)
-
-    def register(self, ami_id: str, region: str, source: Path, manifest: Mapping[str, Any]) -> Ami:
-        """Flatten source (an overlay, with its backing chain) into the AMI's compressed disk."""
-        if not AMI_ID.match(ami_id):
-            raise BuildError(f"'{ami_id}' is not an AMI id (ami- and 17 hex digits)")
-        folder = self.root / region
-        folder.mkdir(parents=True, exist_ok=True)
-        disk = folder / f"{ami_id}.qcow2"
-        partial = folder / f".{ami_id}.qcow2.partial"
-        argv = ["qemu-img", "convert", "-c", "-O", "qcow2", str(source), str(partial)]
-        try:
-            process.run(argv, timeout=CONVERT_TIMEOUT)
-        except process.CommandError as exc:
-            partial.unlink(missing_ok=True)
-            raise BuildError(f"the instance's disk could not be captured: {exc}") from exc
-        body = {**manifest, "amiId": ami_id, "region": region, "size": partial.stat().st_size}
-        tmp = folder / f".{ami_id}.json.partial"
-        tmp.write_text(json.dumps(body, indent=2) + "\n")
-        os.replace(tmp, disk.with_suffix(".json"))
-        os.replace(partial, disk)
-        return Ami(ami_id, region, disk, body)
-
-    def remove(self, ami_id: str) -> None:
-        for region in self.root.glob("*"):
-            for path in (region / f"{ami_id}.qcow2", region / f"{ami_id}.json"):
-                path.unlink(missing_ok=True)
+    there = [a for a in amis if a.region == arn.region and a.state == AVAILABLE]
+    own = [a for a in there if a.account == arn.account and a.source_ami is None]
+    return next(iter(own or there), None)
 
 
 class QemuBuildHost:
@@ -127,14 +107,16 @@ class QemuBuildHost:
         store_dir: Path,
         runtime_dir: Path,
         *,
-        data_dir: Path,
+        amis: AmiLookup,
+        stores: ImageStores,
         agent_cache: Path | None = None,
         probe_kernel: Path | None = None,
-        boot_timeout: float = 600.0,
+        boot_timeout: float = BOOT_TIMEOUT,
     ) -> None:
         self.store_dir = store_dir
         self.runtime_dir = runtime_dir
-        self.amis = AmiStore(data_dir / "amis")
+        self.amis = amis
+        self.stores = stores
         self.launcher = QemuLauncher(
             runtime_dir,
             agent_cache=agent_cache or store_dir / "agent-debs",
@@ -143,60 +125,96 @@ class QemuBuildHost:
             boot_timeout=boot_timeout,
         )
         self._live: dict[str, QemuInstance] = {}
+        self._captures: dict[str, dict[str, Any]] = {}
 
     # -- images -------------------------------------------------------------------------------
 
     def _disk(self, image: str) -> Path:
-        ami = self.amis.find(image)
-        if ami is not None:
-            return ami.disk
-        if AMI_ID.match(image):
+        """The local qcow2 file an instance of `image` (an AMI id or a disk path) boots over."""
+        if not AMI_ID.match(image):
+            return Path(image)
+        ami = self.amis.get(image)
+        if ami is None:
             raise AmiNotFoundError(f"the AMI {image} is not registered in Kiln")
-        return Path(image)
+        try:
+            return self.stores.path(ami.disk)
+        except ImageStoreError as exc:
+            raise BuildError(f"the disk of {image} cannot be read: {exc}") from exc
 
     def resolve_parent(self, reference: str) -> str:
         managed = MANAGED_PARENT.match(reference)
         if managed:
             return str(ensure_base_disk(self.store_dir, managed.group(1)).path)
-        ami = self.amis.find(reference) or self.amis.by_image_arn(reference)
-        if ami is not None:
-            return ami.ami_id
+        if AMI_ID.match(reference):
+            found = self.amis.get(reference)
+        else:
+            found = built_ami(self.amis.of_image(reference), reference)
+        if found is not None:
+            return found.ami_id
         raise AmiNotFoundError(
             f"The parent image '{reference}' is neither a Kiln managed image "
             "(arn:aws:imagebuilder:REGION:aws:image/debian-12-x86/x.x.x) nor an AMI Kiln built."
         )
 
     def commit(self, instance_id: str, *, image: str, changes: Sequence[str]) -> str:
-        """CreateImage: capture the instance's disk as AMI `image`; the instance ends."""
+        """CreateImage: capture the instance's disk as AMI `image` into the image store of the
+        build's region; the instance ends. `capture_manifest(image)` tells what was found."""
+        attributes = ami_attributes(changes)
+        try:
+            disk = self.stores.relative(attributes.get("region", DEFAULT_REGION), image)
+        except ImageStoreError as exc:
+            raise BuildError(f"cannot create an image of {instance_id}: {exc}") from exc
         instance = self._instance(instance_id)
         if instance is None:
             raise BuildError(f"cannot create an image of {instance_id}: it is gone")
-        attributes = ami_attributes(changes)
         started = time.monotonic()
         try:
             clean = instance.shutdown()
             removed = list(instance.agent_packages)
             instance.remove_agent()
-            meta = json.loads((instance.directory / "instance.json").read_text())
-            manifest = {
-                "name": attributes.get("name", image),
-                "account": attributes.get("account", ""),
-                "imageArn": attributes.get("image", ""),
-                "parent": meta.get("parent", ""),
+            self._capture(instance.overlay, image, disk)
+            self._captures[image] = {
+                "parent": instance.image,
                 "sourceInstance": instance_id,
-                "created": time.time(),
                 "cleanShutdown": clean,
                 "agent": {"installedByKiln": removed, "removed": bool(removed)},
             }
-            region = attributes.get("region", DEFAULT_REGION)
-            self.amis.register(image, region, instance.overlay, manifest)
         finally:
             self._forget(instance)
-        logger.info("instance %s → %s in %.1fs", instance_id, image, time.monotonic() - started)
+        logger.info("instance %s → %s in %.1fs", instance_id, disk, time.monotonic() - started)
         return image
 
+    def capture_manifest(self, image: str) -> dict[str, Any]:
+        """What `commit` found when it captured AMI `image` (once; {} when unknown)."""
+        return self._captures.pop(image, {})
+
+    def _partial(self, image: str) -> Path:
+        return self.store_dir / "captures" / f"{image}.qcow2.partial"
+
+    def _capture(self, overlay: Path, image: str, disk: str) -> None:
+        """Flatten the overlay (with its backing chain) into a compressed qcow2 and add it to
+        the region's image store as `disk`."""
+        partial = self._partial(image)
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        argv = ["qemu-img", "convert", "-c", "-O", "qcow2", str(overlay), str(partial)]
+        try:
+            process.run(argv, timeout=CONVERT_TIMEOUT)
+            self.stores.add(disk, partial)
+        except (process.CommandError, ImageStoreError, OSError) as exc:
+            raise BuildError(f"the instance's disk could not be captured as {disk}: {exc}") from exc
+        finally:
+            partial.unlink(missing_ok=True)
+
     def remove_image(self, image: str) -> None:
-        self.amis.remove(image)
+        """Remove AMI `image`'s disk (found through its row) and a capture left half-made; the
+        caller deregisters the row afterwards."""
+        if not AMI_ID.match(image):
+            return
+        self._captures.pop(image, None)
+        self._partial(image).unlink(missing_ok=True)
+        ami = self.amis.get(image)
+        if ami is not None:
+            self.stores.remove(ami.disk)
 
     def publish(self, image: str, target: PublishTarget) -> list[str]:
         raise BuildError(f"{image} is an AMI: it is not pushed to a container registry")

@@ -10,8 +10,9 @@ of the VM host first (it knows its instance directories), then the container hos
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from kiln.engine.host import BuildHost, PublishTarget
+from kiln.engine.host import BuildHost, PublishTarget, capture_manifest
 from kiln.instances.base import Instance
 
 
@@ -36,6 +37,9 @@ class ImageTypeRouter:
 
     def commit(self, instance_id: str, *, image: str, changes: Sequence[str]) -> str:
         return self._for(image).commit(instance_id, image=image, changes=changes)
+
+    def capture_manifest(self, image: str) -> dict[str, Any]:
+        return capture_manifest(self._for(image), image)
 
     def resolve_parent(self, reference: str) -> str:
         return self._for(reference).resolve_parent(reference)

@@ -2,7 +2,8 @@
 
 Each instance lives in `<runtime>/<instance-id>/`:
 
-    instance.json   parent, type, accelerator, deadline, agent packages Kiln installed
+    instance.json   image, parent disk, type, accelerator, deadline, boot timeout, agent packages
+                    Kiln installed
     owner.lock      flock'ed by the launching process for the instance's life
     overlay.qcow2   `qemu-img create -f qcow2 -b PARENT -F qcow2` (the parent is never written)
     qemu.pid        from `-daemonize -pidfile`
@@ -102,7 +103,13 @@ class QemuLauncher:
         parent = self.resolve(spec.image).resolve()
         if not parent.is_file():
             raise InstanceError(f"parent disk {parent} does not exist")
-        instance = QemuInstance._create(self.runtime_dir, spec, parent, self.max_lifetime)
+        instance = QemuInstance._create(
+            self.runtime_dir,
+            spec,
+            parent,
+            lifetime=self.max_lifetime,
+            boot_timeout=self.boot_timeout,
+        )
         try:
             instance._prepare(parent, self.agent_cache if self.install_agent else None)
             instance._start(
@@ -126,7 +133,9 @@ class QemuInstance:
         self._owner: IO[str] | None = owner
         self._meta = meta
         self._agent = GuestAgent(directory / "qga.sock")
-        self._communicator = QemuCommunicator(self._agent)
+        self._communicator = QemuCommunicator(
+            self._agent, reboot_timeout=float(meta.get("boot_timeout", BOOT_TIMEOUT))
+        )
         self._watchdog: threading.Timer | None = None
         self._lock = threading.Lock()
         self.boot_seconds = 0.0
@@ -148,6 +157,11 @@ class QemuInstance:
         return self.directory / "console.log"
 
     @property
+    def image(self) -> str:
+        """What the instance was launched from (an AMI id or a disk path)."""
+        return str(self._meta.get("image") or self._meta.get("parent") or "")
+
+    @property
     def agent_packages(self) -> tuple[str, ...]:
         """The packages Kiln installed to get an agent (empty when the parent had one)."""
         return tuple(self._meta.get("agent_packages", ()))
@@ -164,7 +178,13 @@ class QemuInstance:
 
     @classmethod
     def _create(
-        cls, runtime_dir: Path, spec: LaunchSpec, parent: Path, lifetime: float
+        cls,
+        runtime_dir: Path,
+        spec: LaunchSpec,
+        parent: Path,
+        *,
+        lifetime: float,
+        boot_timeout: float = BOOT_TIMEOUT,
     ) -> QemuInstance:
         limits = resource_limits(spec.instance_type)
         directory = runtime_dir / new_instance_id()
@@ -174,6 +194,7 @@ class QemuInstance:
         meta: dict[str, Any] = {
             "name": spec.name,
             "labels": dict(spec.labels),
+            "image": spec.image,
             "parent": str(parent),
             "instance_type": spec.instance_type,
             "cpus": int(limits.cpus),
@@ -181,6 +202,7 @@ class QemuInstance:
             "created": time.time(),
             "lifetime": lifetime,
             "deadline": time.time() + lifetime,
+            "boot_timeout": boot_timeout,
         }
         instance = cls(directory, owner, meta)
         instance._save()

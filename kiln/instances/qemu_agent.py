@@ -12,7 +12,8 @@ taken for the next one.
   stdout+stderr, merged and in order, to a log in /run; the host polls `guest-exec-status` and reads
   the log with `guest-file-read` as it grows, so output streams while the command runs;
 - upload/download: `guest-file-open/write/read/close` in base64 chunks;
-- reboot: `guest-shutdown mode=reboot`, then wait until the agent answers with a new boot id.
+- reboot: `guest-shutdown mode=reboot`, then wait until the agent answers with a new boot id
+  (as long as the launcher waits for a boot: its boot_timeout).
 """
 
 from __future__ import annotations
@@ -194,8 +195,10 @@ class GuestAgent:
 class QemuCommunicator:
     """The Communicator port over a guest agent."""
 
-    def __init__(self, agent: GuestAgent) -> None:
+    def __init__(self, agent: GuestAgent, *, reboot_timeout: float = REBOOT_TIMEOUT) -> None:
         self.agent = agent
+        self.reboot_timeout = reboot_timeout
+        """How long a reboot may take to answer again: the launcher's boot timeout."""
 
     def exec(
         self,
@@ -332,7 +335,9 @@ class QemuCommunicator:
             self.agent.call("guest-file-close", {"handle": handle})
         return base64.b64decode(chunk.get("buf-b64", "")).decode().strip()
 
-    def reboot(self, timeout: float = REBOOT_TIMEOUT) -> None:
+    def reboot(self, timeout: float | None = None) -> None:
+        """Reboot and wait (`timeout`, else `reboot_timeout`) for the agent of the new boot."""
+        timeout = self.reboot_timeout if timeout is None else timeout
         before = self.boot_id()
         self.agent.send("guest-shutdown", {"mode": "reboot"})
         deadline = time.monotonic() + timeout

@@ -129,6 +129,47 @@ class LocalDirectoryStore:
         except OSError as exc:
             raise _error(exc, f"cannot read s3://{bucket}/{key}") from exc
 
+    def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        _check_range(start, length)
+        path = self._path(bucket, key)
+        try:
+            with path.open("rb") as body:
+                body.seek(start)
+                return body.read(length)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+            raise NoSuchKey(bucket, key) from exc
+        except OSError as exc:
+            raise _error(exc, f"cannot read s3://{bucket}/{key}") from exc
+
+    def copy_object(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+        """A hard link where it can (objects are only ever replaced by a rename, never written
+        in place, so the two names stay independent), else a streamed copy."""
+        source = self._path(source_bucket, source_key)
+        target = self._path(bucket, key)
+        if not source.is_file():
+            raise NoSuchKey(source_bucket, source_key)
+        staging = self.root / TMP_DIR
+        try:
+            staging.mkdir(exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
+        if target.parent.resolve() != target.parent:
+            raise InvalidName(f"object key {key!r} passes through a symlink in bucket {bucket!r}")
+        try:
+            linked = staging / f"copy-{os.urandom(8).hex()}"
+            os.link(source, linked)
+        except OSError:  # another file system under the root, or no hard links here
+            content_type = _get_attr(source, _CONTENT_TYPE_ATTR)
+            with self.get_object(source_bucket, source_key) as body:
+                self.put_object(bucket, key, body, content_type=content_type)
+            return
+        try:
+            os.replace(linked, target)
+        except OSError as exc:
+            linked.unlink(missing_ok=True)
+            raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
+
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         path = self._path(bucket, key)
         if not path.is_file():
@@ -173,6 +214,11 @@ class LocalDirectoryStore:
             except OSError:
                 break
             parent = parent.parent
+
+
+def _check_range(start: int, length: int) -> None:
+    if start < 0 or length < 1:
+        raise ValueError(f"a range needs start >= 0 and length >= 1, not {start}, {length}")
 
 
 def _walk(folder: Path, base: str, prefix: str) -> Iterator[ObjectInfo]:

@@ -41,6 +41,15 @@ class ObjectStore(Protocol):
         """A readable stream of the object's bytes; close it (it is a context manager)."""
         ...
 
+    def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        """Up to `length` bytes of the object from offset `start` (fewer where it ends sooner,
+        none past its end): a header without fetching the whole object."""
+        ...
+
+    def copy_object(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+        """Copy an object within the store (server-side on S3), replacing any at bucket/key."""
+        ...
+
     def head_object(self, bucket: str, key: str) -> ObjectInfo: ...
 
     def iter_objects(self, bucket: str, prefix: str = "") -> Iterator[ObjectInfo]:

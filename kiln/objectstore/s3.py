@@ -29,6 +29,9 @@ MIN_PART_SIZE = 5 * MiB
 DEFAULT_PART_SIZE = 8 * MiB
 PARTS_PER_STEP = 1000
 MAX_CONNECTIONS = 32
+MAX_SINGLE_COPY = 5 * 1024 * MiB
+"""CopyObject's limit; bigger objects are copied part by part (UploadPartCopy)."""
+COPY_PART_SIZE = 512 * MiB
 _NOT_FOUND = {"404", "NotFound", "NoSuchEntity"}
 
 
@@ -47,6 +50,7 @@ class S3Store:
         part_size: int = DEFAULT_PART_SIZE,
         page_size: int = 1000,
         verify: bool | str = True,
+        single_copy_limit: int = MAX_SINGLE_COPY,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes (the S3 minimum)")
@@ -56,6 +60,7 @@ class S3Store:
         self.region = region
         self.part_size = part_size
         self.page_size = page_size
+        self.single_copy_limit = single_copy_limit
         self._credentials = (access_key, secret_key, session_token)
         self._addressing_style = addressing_style
         self._verify = verify
@@ -196,6 +201,72 @@ class S3Store:
             "get_object", check_bucket(bucket), check_key(key), Bucket=bucket, Key=key
         )
         return io.BufferedReader(_BodyReader(answer["Body"], f"s3://{bucket}/{key}"), MiB)
+
+    def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
+        if start < 0 or length < 1:
+            raise ValueError(f"a range needs start >= 0 and length >= 1, not {start}, {length}")
+        try:
+            answer = self._call(
+                "get_object",
+                check_bucket(bucket),
+                check_key(key),
+                Bucket=bucket,
+                Key=key,
+                Range=f"bytes={start}-{start + length - 1}",
+            )
+        except ObjectStoreError as exc:
+            if exc.code == "InvalidRange":  # the object ends before start
+                return b""
+            raise
+        with io.BufferedReader(_BodyReader(answer["Body"], f"s3://{bucket}/{key}")) as body:
+            # a server that ignores Range answers with the whole object: take only the range
+            skip = 0 if "ContentRange" in answer else start
+            while skip > 0 and (chunk := body.read(min(skip, MiB))):
+                skip -= len(chunk)
+            return _read_full(body, length)
+
+    def copy_object(self, source_bucket: str, source_key: str, bucket: str, key: str) -> None:
+        size = self.head_object(source_bucket, source_key).size
+        params: dict[str, Any] = {"Bucket": check_bucket(bucket), "Key": check_key(key)}
+        source = {"Bucket": source_bucket, "Key": source_key}
+        if size > self.single_copy_limit:
+            self._copy_parts(source, size, params)
+            return
+        try:
+            self._call("copy_object", bucket, key, CopySource=source, **params)
+        except NoSuchBucket:
+            raise
+        except ObjectStoreError as exc:
+            if not self.bucket_exists(bucket):  # SeaweedFS answers InternalError for this
+                raise NoSuchBucket(bucket) from exc
+            raise
+
+    def _copy_parts(self, source: dict[str, str], size: int, params: dict[str, Any]) -> None:
+        bucket, key = params["Bucket"], params["Key"]
+        upload_id = self._call("create_multipart_upload", bucket, key, **params)["UploadId"]
+        target = {**params, "UploadId": upload_id}
+        step = max(MIN_PART_SIZE, min(COPY_PART_SIZE, self.single_copy_limit))
+        parts: list[dict[str, Any]] = []
+        try:
+            for number, start in enumerate(range(0, size, step), start=1):
+                end = min(start + step, size) - 1
+                answer = self._call(
+                    "upload_part_copy",
+                    bucket,
+                    key,
+                    CopySource=source,
+                    CopySourceRange=f"bytes={start}-{end}",
+                    PartNumber=number,
+                    **target,
+                )
+                parts.append({"ETag": answer["CopyPartResult"]["ETag"], "PartNumber": number})
+            self._call(
+                "complete_multipart_upload", bucket, key, MultipartUpload={"Parts": parts}, **target
+            )
+        except BaseException:
+            with contextlib.suppress(ObjectStoreError):
+                self._call("abort_multipart_upload", bucket, key, **target)
+            raise
 
     def head_object(self, bucket: str, key: str) -> ObjectInfo:
         try:

@@ -25,6 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from kiln.amis.stores import ImageStores
 from kiln.core.arn import Arn
 from kiln.core.clock import utcnow
 from kiln.core.errors import KilnError
@@ -66,8 +67,11 @@ class PipelineScheduler:
         *,
         clock: Clock = utcnow,
         on_started: Callable[[], None] | None = None,
+        images: ImageStores | None = None,
     ) -> None:
         self.database = database
+        self.images = images
+        """Where a lifecycle DELETE removes AMI disks from; None: they stay."""
         self.tokens = tokens
         self.checkpoint = Checkpoint(data_dir)
         self.clock = clock
@@ -131,7 +135,7 @@ class PipelineScheduler:
         """Lifecycle policies run daily, and scheduled state updates when they fall due."""
         try:
             with self.database.transaction() as session:
-                lifecycle_runs.run_due(session, now)
+                lifecycle_runs.run_due(session, now, images=self.images)
         except KilnError as exc:
             logger.warning("lifecycle policies could not run: %s", exc)
 

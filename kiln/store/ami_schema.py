@@ -1,4 +1,5 @@
-"""Kiln's AMIs: one row per machine image in one account and region. Migration 0005 creates it.
+"""Kiln's AMIs: one row per machine image in one account and region. Migration 0005 creates it;
+0008 adds `deprecation_time` (EnableImageDeprecation's time, or None).
 
 The disk behind an AMI is a file under the region's image store (`disk`, relative to the store
 root); copies in other accounts or regions may share a file, so a disk is removed only when no
@@ -22,6 +23,7 @@ class AmiRow(Base):
         Index("ix_amis_owner", "account", "region", "name"),
         Index("ix_amis_image", "image_arn"),
         Index("ix_amis_disk", "disk"),
+        Index("ix_amis_deprecation", "deprecation_time"),
     )
 
     ami_id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -42,3 +44,6 @@ class AmiRow(Base):
     tags: Mapped[dict[str, str]] = mapped_column(JSON)
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    deprecation_time: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )

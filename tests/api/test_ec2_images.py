@@ -16,8 +16,10 @@ from kiln import process
 from kiln.amis import registry
 from kiln.amis.stores import ImageStores
 from kiln.app import Kiln
+from kiln.cli.serving import background_server
 from kiln.core.clock import utcnow
 from kiln.core.ids import ami_id as new_ami_id
+from kiln.settings import Settings
 from kiln.store.engine_schema import WorkItemRow
 from tests.api.factories import add_image
 from tests.conftest import client_for, make_instance_profile
@@ -355,6 +357,38 @@ def test_copy_needs_launch_permission(kiln, ec2, other):
     (image,) = theirs.describe_images(Owners=["self"])["Images"]
     assert image["ImageId"] == copied and image["OwnerId"] == other_id
     assert copied not in _ids(ec2.describe_images()["Images"])
+
+
+def test_copy_image_into_a_region_with_its_own_store(tmp_path):
+    west_store = tmp_path / "amis-west"
+    settings = Settings.load(
+        environ={"KILN_IMAGE_STORES": f"{OTHER_REGION}={west_store}"}, data_dir=tmp_path / "own"
+    )
+    own = Kiln(settings)
+    try:
+        with background_server(own) as url:
+            west = client_for(url, own.admin_credentials(), "ec2", region=OTHER_REGION)
+            source = register_ami(own, name="golden")
+            copied = west.copy_image(SourceRegion=REGION, SourceImageId=source, Name="golden-west")[
+                "ImageId"
+            ]
+            disk = west_store / OTHER_REGION / f"{copied}.qcow2"
+            assert disk.read_bytes() == disk_path(own, REGION, source).read_bytes()
+            assert not (own.data_dir / "amis" / OTHER_REGION).exists()
+            with own.database.transaction() as session:
+                row = registry.get(session, copied)
+            assert row is not None and row.image_arn is None and row.size == disk.stat().st_size
+            assert row.manifest["copiedFrom"] == {"imageId": source, "region": REGION}
+            # a source whose disk is gone: Unavailable, and no row or disk is left
+            disk_path(own, REGION, source).unlink()
+            lost = error_of(west.copy_image, SourceRegion=REGION, SourceImageId=source, Name="x-2")
+            assert lost["Code"] == "InvalidAMIID.Unavailable", lost
+            assert sorted(p.name for p in (west_store / OTHER_REGION).iterdir()) == [disk.name]
+            assert _ids(west.describe_images(Owners=["self"])["Images"]) == [copied]
+            west.deregister_image(ImageId=copied)
+            assert not disk.exists()
+    finally:
+        own.close()
 
 
 # -- DeregisterImage ---------------------------------------------------------------------------

@@ -9,20 +9,35 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
+from kiln.amis import registry as amis
 from kiln.cli.serving import background_server
 from kiln.protocol.model import service_model
 from kiln.services.dispatch import ServiceRegistry
 from kiln.services.imagebuilder import FAMILIES, lifecycle_runs, marketplace
-from kiln.services.imagebuilder.lifecycle_apply import (
-    mark_artifact_removed,
-    pending_artifact_removals,
-)
+from kiln.services.imagebuilder.lifecycle_apply import pending_artifact_removals
 from kiln.store import resources
 from kiln.store.resources import Scope
 from tests.api.factories import REGION, add_image
 from tests.conftest import IMAGEBUILDER_TRUST, client_for, sibling_client
 
 AMI = "ami-0123456789abcdef0"
+BUILDER_TAGS = {"CreatedBy": "EC2 Image Builder"}
+
+
+def add_ami(kiln, image, ami=AMI, account=None):
+    """The image's AMI in the registry, tagged as Image Builder tags the AMIs it makes."""
+    with kiln.database.transaction() as session:
+        amis.register(
+            session, ami_id=ami, account=account or kiln.default_account, region=REGION,
+            name=f"web {ami}", disk=f"{REGION}/{ami}.qcow2", now=dt.datetime.now(dt.UTC),
+            image_arn=image, tags={**BUILDER_TAGS, "Ec2ImageBuilderArn": image},
+        )  # fmt: skip
+    return ami
+
+
+def ami_row(kiln, ami=AMI):
+    with kiln.database.transaction() as session:
+        return amis.get(session, ami)
 
 
 def registry() -> ServiceRegistry:
@@ -39,11 +54,18 @@ def lc(kiln, admin):
         yield client_for(url, admin)
 
 
+LIFECYCLE_POLICY = "arn:aws:iam::aws:policy/service-role/EC2ImageBuilderLifecycleExecutionPolicy"
+
+
 def role_of(ib, name="lifecycle"):
+    """An execution role; `powerless` has no policy, the others AWS's managed one."""
     iam = sibling_client(ib, "iam")
-    return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(IMAGEBUILDER_TRUST))[
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(IMAGEBUILDER_TRUST))[
         "Role"
     ]["Arn"]
+    if name != "powerless":
+        iam.attach_role_policy(RoleName=name, PolicyArn=LIFECYCLE_POLICY)
+    return arn
 
 
 def error_of(call, **kwargs):
@@ -71,6 +93,7 @@ def resources_of(ib, execution_id, parent=None):
 
 def test_deprecate_then_restore_an_image(lc, kiln):
     image = add_image(kiln)
+    add_ami(kiln, image)
     started = lc.start_resource_state_update(
         resourceArn=image, state={"status": "DEPRECATED"}, includeResources={"amis": True}
     )
@@ -94,10 +117,16 @@ def test_deprecate_then_restore_an_image(lc, kiln):
     assert top["state"] == {"status": "SUCCESS"} and top["region"] == REGION
     [ami] = resources_of(lc, execution_id, parent=image)["resources"]
     assert ami["resourceId"] == AMI and ami["action"]["name"] == "DEPRECATE"
+    assert ami["state"] == {"status": "SUCCESS"} and ami["region"] == REGION
+    assert ami["accountId"] == kiln.default_account
+    assert ami_row(kiln).deprecation_time is not None
 
-    restored = lc.start_resource_state_update(resourceArn=image, state={"status": "AVAILABLE"})
+    restored = lc.start_resource_state_update(
+        resourceArn=image, state={"status": "AVAILABLE"}, includeResources={"amis": True}
+    )
     got = lc.get_image(imageBuildVersionArn=image)["image"]
     assert got["state"]["status"] == "AVAILABLE" and "deprecationTime" not in got
+    assert ami_row(kiln).deprecation_time is None
     again = lc.start_resource_state_update(resourceArn=image, state={"status": "AVAILABLE"})
     [skipped] = resources_of(lc, again["lifecycleExecutionId"])["resources"]
     assert skipped["state"]["status"] == "SKIPPED"
@@ -113,8 +142,9 @@ def test_deprecate_then_restore_an_image(lc, kiln):
     assert len(page["lifecycleExecutions"]) == 2 and page["nextToken"]
 
 
-def test_delete_removes_the_record_and_marks_its_artifacts(lc, kiln):
+def test_delete_removes_the_record_and_deregisters_its_amis(lc, kiln):
     image = add_image(kiln)
+    add_ami(kiln, image)
     started = lc.start_resource_state_update(
         resourceArn=image,
         state={"status": "DELETED"},
@@ -128,13 +158,30 @@ def test_delete_removes_the_record_and_marks_its_artifacts(lc, kiln):
     [ami] = resources_of(lc, execution_id, parent=image)["resources"]
     assert ami["action"]["name"] == "DELETE" and ami["state"]["status"] == "SUCCESS"
     assert lc.list_lifecycle_executions(resourceArn=image)["lifecycleExecutions"]
+    assert ami_row(kiln) is None
 
     with kiln.database.transaction() as session:
-        [pending] = pending_artifact_removals(session)
-        assert pending.resource_id == AMI and pending.parent_id == image
-        mark_artifact_removed(session, pending.id, now=dt.datetime.now(dt.UTC))
-    with kiln.database.transaction() as session:
         assert pending_artifact_removals(session) == []
+
+
+def test_an_execution_role_without_the_permission_fails_the_ami(lc, kiln):
+    image = add_image(kiln)
+    add_ami(kiln, image)
+    started = lc.start_resource_state_update(
+        resourceArn=image,
+        state={"status": "DISABLED"},
+        includeResources={"amis": True},
+        executionRole=role_of(lc, "powerless"),
+    )
+    [ami] = resources_of(lc, started["lifecycleExecutionId"], parent=image)["resources"]
+    assert ami["state"]["status"] == "FAILED"
+    assert "powerless" in ami["state"]["reason"]
+    assert "ec2:DisableImage" in ami["state"]["reason"]
+    assert ami_row(kiln).state == "available"
+    execution = lc.get_lifecycle_execution(lifecycleExecutionId=started["lifecycleExecutionId"])
+    state = execution["lifecycleExecution"]["state"]
+    assert state["status"] == "FAILED" and "1 of 1 AMIs failed" in state["reason"]
+    assert status(lc, image) == "DISABLED"
 
 
 def test_an_image_in_use_is_not_deleted(lc, kiln):
@@ -256,6 +303,7 @@ def run(kiln, policy_arn, now=None):
 
 def test_a_policy_deprecates_by_age_and_deletes_by_count(lc, kiln):
     web = [add_image(kiln, dateCreated=ago(days)) for days in (100, 80, 60, 40, 1)]
+    add_ami(kiln, web[0])
     kept = add_image(kiln, version="1.1.0", dateCreated=ago(90), tags={"keep": "yes"})
     newer_major = add_image(kiln, version="2.0.0", dateCreated=ago(100))
     other = add_image(kiln, name="api", dateCreated=ago(100))
@@ -299,6 +347,7 @@ def test_a_policy_deprecates_by_age_and_deletes_by_count(lc, kiln):
     )
     [ami] = resources_of(lc, execution_id, parent=web[0])["resources"]
     assert ami["resourceId"] == AMI and ami["action"]["name"] == "DELETE"
+    assert ami["state"] == {"status": "SUCCESS"} and ami_row(kiln) is None
     got = lc.get_lifecycle_policy(lifecyclePolicyArn=arn)["lifecyclePolicy"]
     assert isinstance(got["dateLastRun"], dt.datetime)
     listed = lc.list_lifecycle_executions(resourceArn=arn)["lifecycleExecutions"]
@@ -347,7 +396,9 @@ def test_a_policy_whose_role_is_gone_fails(lc, kiln):
         {"recipes": [{"name": "web", "semanticVersion": "x.x.x"}]},
         role=role_of(lc, "short-lived"),
     )
-    sibling_client(lc, "iam").delete_role(RoleName="short-lived")
+    iam = sibling_client(lc, "iam")
+    iam.detach_role_policy(RoleName="short-lived", PolicyArn=LIFECYCLE_POLICY)
+    iam.delete_role(RoleName="short-lived")
     execution_id = run(kiln, arn)
     state = lc.get_lifecycle_execution(lifecycleExecutionId=execution_id)["lifecycleExecution"]
     assert state["state"]["status"] == "FAILED" and "short-lived" in state["state"]["reason"]

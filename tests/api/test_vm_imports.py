@@ -3,8 +3,6 @@ images as recipe parents."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from botocore.exceptions import ClientError
 
@@ -81,9 +79,10 @@ def test_import_vm_image_records_an_available_image_of_the_tasks_ami(ib, kiln, t
     (ami,) = image["outputResources"]["amis"]
     assert (ami["image"], ami["region"]) == (task["ImageId"], "us-east-1")
     with kiln.database.transaction() as session:
-        assert registry.get(session, task["ImageId"]).image_arn == arn
-    manifest = kiln.data_dir / "amis" / "us-east-1" / f"{task['ImageId']}.json"
-    assert json.loads(manifest.read_text())["imageArn"] == arn
+        ami = registry.get(session, task["ImageId"])
+        assert ami.image_arn == arn
+        assert registry.of_image(session, arn) == [ami]
+    assert ami.manifest["importTaskId"] == task["ImportTaskId"]
 
     # The imported image is a recipe parent by its ARN and by its AMI id.
     for parent in (arn, arn.rsplit("/", 2)[0] + "/x.x.x", task["ImageId"]):
@@ -183,3 +182,41 @@ def test_import_disk_image_checks_its_references(ib, kiln, infrastructure, tmp_p
     assert code == "InvalidParameterValueException" and "cannot be read" in message
     code, message = error_of(ib.import_disk_image, **{**base, "executionRole": "no-such-role"})
     assert code == "InvalidParameterValueException" and "does not exist" in message
+
+
+def test_an_import_whose_kiln_died_is_failed_and_a_live_one_is_not(
+    ib, kiln, infrastructure, tmp_path
+):
+    import socket
+
+    from kiln.services.imagebuilder.vm_imports import fail_interrupted_imports
+    from kiln.store import resources
+
+    uri = upload(kiln, disk_file(tmp_path), "a.raw")
+    arns = [
+        ib.import_disk_image(
+            name=name,
+            semanticVersion="1.0.0",
+            platform="Linux",
+            osVersion="Debian 12",
+            infrastructureConfigurationArn=infrastructure,
+            uri=uri,
+        )["imageBuildVersionArn"]
+        for name in ("dead", "alive")
+    ]
+    for arn in arns:
+        assert settled(ib, arn)["state"]["status"] == "AVAILABLE"
+    dead = f"{socket.gethostname()}:999999999:1:gone"  # no such pid on this host
+    with kiln.database.transaction() as session:  # as if a Kiln that died still imported
+        for arn in arns:
+            row = resources.by_arn(session, arn)
+            owner = dead if "/dead/" in arn else row.body["kilnImport"]["owner"]
+            row.body = {**row.body, "state": {"status": "BUILDING"}, "kilnImport": {"owner": owner}}
+            row.status = "BUILDING"
+    with kiln.database.transaction() as session:
+        assert fail_interrupted_imports(session) == [arns[0]]
+    failed, alive = (ib.get_image(imageBuildVersionArn=arn)["image"] for arn in arns)
+    assert failed["state"]["status"] == "FAILED"
+    assert "Kiln stopped during the import" in failed["state"]["reason"]
+    assert "kilnImport" not in failed  # private: never shown
+    assert alive["state"]["status"] == "BUILDING"

@@ -4,9 +4,6 @@ the result pushed to a docker-registry on loopback and run with podman."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,21 +13,14 @@ import pytest
 
 from kiln.app import Kiln
 from kiln.artifacts.containers import ContainerStorage
-from kiln.artifacts.debian import ensure_debian_image
 from kiln.artifacts.registry import RegistryServer
-from kiln.cli.serving import background_server
 from kiln.engine.context import EngineConfig
 from kiln.engine.podman_host import PodmanBuildHost
-from kiln.executors.threads import ThreadExecutor
-from kiln.instances.podman import podman_unavailable_reason
-from tests.conftest import client_for, make_instance_profile
-from tests.unit.engine.conftest import build_registry, wait_for
+from tests.e2e.support import build_client, podman_storage
+from tests.unit.engine.conftest import wait_for
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
-STATE_DIR = Path(
-    os.environ.get("KILN_TEST_STATE_DIR", Path.home() / ".cache" / "kiln-test" / "containers")
-)
 COMPONENT = """schemaVersion: 1.0
 phases:
   - name: build
@@ -64,22 +54,9 @@ parameters:
 """
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def storage() -> ContainerStorage:
-    storage = ContainerStorage.at(STATE_DIR)
-    reason = podman_unavailable_reason(storage)
-    if reason:
-        _skip_or_fail(f"podman build instances unavailable: {reason}")
-    if shutil.which("docker-registry") is None:
-        _skip_or_fail("docker-registry is not installed (scripts/debian-packages.txt)")
-    ensure_debian_image(storage, "12")  # cached after the first run on a machine
-    return storage
+    return podman_storage("docker-registry")  # the build pushes to a registry on loopback
 
 
 @pytest.fixture
@@ -97,13 +74,8 @@ def built(
         data_dir=kiln.data_dir, registries={"us-east-1": registry.address},
         registry_tls_verify=False,
     )  # fmt: skip
-    kiln.registries["imagebuilder"] = build_registry()
-    executor = ThreadExecutor(
-        kiln.database, host, config, workers=1, lease=dt.timedelta(seconds=30)
-    )
-    with background_server(kiln) as url, executor:
-        make_instance_profile(url, admin, "builder")
-        yield client_for(url, admin), host
+    with build_client(kiln, admin, host, config) as ib:
+        yield ib, host
 
 
 def _recipe(ib: Any, name: str, test_command: str) -> tuple[str, str]:

@@ -6,40 +6,31 @@ bookworm-security archive."""
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kiln.app import Kiln
 from kiln.artifacts.containers import ContainerStorage
-from kiln.artifacts.debian import ensure_debian_image
-from kiln.cli.serving import background_server
 from kiln.engine.context import EngineConfig
 from kiln.engine.podman_host import PodmanBuildHost
-from kiln.executors.threads import ThreadExecutor
-from kiln.instances.podman import podman_unavailable_reason
 from kiln.scan import DebianSecurityArchive
-from tests.conftest import client_for, make_instance_profile
+from tests.e2e.support import build_client, skip_or_fail
 from tests.integration.test_debian_security import (
     ARCH,
     CODENAME,
     Superseded,
+    first_with_cves,
     host_mirror,
     superseded_packages,
 )
-from tests.unit.engine.conftest import build_registry, wait_for
+from tests.unit.engine.conftest import wait_for
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
 
-STATE_DIR = Path(
-    os.environ.get("KILN_TEST_STATE_DIR", Path.home() / ".cache" / "kiln-test" / "containers")
-)
 COMPONENT = """schemaVersion: 1.0
 phases:
   - name: build
@@ -67,49 +58,28 @@ parameters:
 """
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(reason)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def storage() -> ContainerStorage:
-    storage = ContainerStorage.at(STATE_DIR)
-    reason = podman_unavailable_reason(storage)
-    if reason:
-        _skip_or_fail(f"podman build instances unavailable: {reason}")
-    ensure_debian_image(storage, "12")  # cached after the first run on a machine
-    return storage
-
-
 @pytest.fixture(scope="module")
 def superseded(tmp_path_factory: pytest.TempPathFactory) -> Superseded:
     mirror = host_mirror()
     assert mirror.security is not None
     archive = DebianSecurityArchive(mirror.security, tmp_path_factory.mktemp("scan-cache"))
-    candidates = superseded_packages(mirror, archive.updates(CODENAME, ARCH))
+    updates = archive.updates(CODENAME, ARCH)
+    candidates = superseded_packages(mirror, updates)
     if not candidates:
         pytest.fail("bookworm main ships no package that -security has superseded")
-    return candidates[0]
+    return first_with_cves(archive, updates, candidates)
 
 
 @pytest.fixture
 def ib(kiln: Kiln, admin: Any, storage: ContainerStorage) -> Iterator[Any]:
-    host = PodmanBuildHost(storage)
     config = EngineConfig(data_dir=kiln.data_dir)
-    kiln.registries["imagebuilder"] = build_registry()
-    executor = ThreadExecutor(
-        kiln.database, host, config, workers=1, lease=dt.timedelta(seconds=30)
-    )
-    with background_server(kiln) as url, executor:
-        make_instance_profile(url, admin, "builder")
-        yield client_for(url, admin)
+    with build_client(kiln, admin, PodmanBuildHost(storage), config) as client:
+        yield client
 
 
 def _dpkg_older(a: str, b: str) -> bool:
     if shutil.which("dpkg") is None:
-        _skip_or_fail("dpkg is not installed")
+        skip_or_fail("dpkg is not installed")
     done = subprocess.run(["dpkg", "--compare-versions", a, "lt", b], check=False, timeout=10)
     return done.returncode == 0
 

@@ -6,17 +6,15 @@ test phase is off where the acceptance does not need it).
   the image's package inventory lists it (the inventory equals the disk's dpkg database).
 - A component that asks for a reboot (exit 194) continues after the reboot at the right step:
   the step runs again in the new boot, the next step runs once, after it (same build as above).
+- The same build's distribution configuration names a launch template of the account (made
+  with EC2 CreateLaunchTemplate) with `setDefaultVersion`: the build adds a version whose ImageId
+  is the built AMI and makes it the template's default.
 - A build whose validate phase fails ends FAILED naming the failing step, and leaves no VM,
   instance directory, AMI disk or AMI row behind.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,23 +26,20 @@ from sqlalchemy import select
 
 from kiln import process
 from kiln.amis import registry as ami_registry
-from kiln.amis.stores import ImageStores
 from kiln.app import Kiln
 from kiln.artifacts.vm_agent import has_guest_agent
 from kiln.artifacts.vm_mount import mounted_root, raw_view
 from kiln.artifacts.vmdisk import BaseDisk
-from kiln.cli.serving import background_server
 from kiln.core.clock import utcnow
 from kiln.core.ids import ami_id
 from kiln.engine import ledger
 from kiln.engine.context import EngineConfig
-from kiln.engine.vm_host import QemuBuildHost
-from kiln.executors.threads import ThreadExecutor
-from kiln.instances.qemu import list_instances, remove_leftovers
+from kiln.engine.vm_host import QemuBuildHost, RegisteredAmis
+from kiln.instances.qemu import list_instances
 from kiln.instances.qemu_agent import QemuCommunicator
 from kiln.store.ami_schema import AmiRow
-from tests.conftest import client_for, make_instance_profile
-from tests.unit.engine.conftest import build_registry
+from tests.conftest import sibling_client
+from tests.e2e.support import build_client
 from tests.vm.conftest import VM_DIR, agent_disk, qemu_ready  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
@@ -106,7 +101,9 @@ class Builder:
     account: str
     infrastructure: str = ""
 
-    def build(self, name: str, component: str, *, parent: str) -> dict[str, Any]:
+    def build(
+        self, name: str, component: str, *, parent: str, distribution: str | None = None
+    ) -> dict[str, Any]:
         component_arn = self.ib.create_component(
             name=name, semanticVersion="1.0.0", platform="Linux", data=component
         )["componentBuildVersionArn"]
@@ -114,10 +111,12 @@ class Builder:
             name=name, semanticVersion="1.0.0", parentImage=parent,
             components=[{"componentArn": component_arn}],
         )["imageRecipeArn"]  # fmt: skip
+        distributing = {"distributionConfigurationArn": distribution} if distribution else {}
         arn = self.ib.create_image(
             imageRecipeArn=recipe,
             infrastructureConfigurationArn=self.infrastructure,
             imageTestsConfiguration=NO_TESTS,
+            **distributing,
         )["imageBuildVersionArn"]
         return settled(self.ib, arn, timeout=3300)
 
@@ -135,16 +134,6 @@ def settled(ib: Any, arn: str, *, timeout: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def runtime_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="kiln-vma-", dir="/tmp"))  # unix sockets: short paths
-    try:
-        yield path
-    finally:
-        remove_leftovers(path)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def builder(
     qemu_ready: None,  # noqa: F811
     kiln: Kiln,
@@ -154,15 +143,15 @@ def builder(
 ) -> Iterator[Builder]:
     # A shared 2-core TCG host can take many minutes to boot a guest: be patient, not flaky.
     monkeypatch.setattr(QemuCommunicator.reboot, "__defaults__", (BOOT_TIMEOUT,))
-    host = QemuBuildHost(VM_DIR, runtime_dir, data_dir=kiln.data_dir, boot_timeout=BOOT_TIMEOUT)
-    config = EngineConfig(data_dir=kiln.data_dir)
-    kiln.registries["imagebuilder"] = build_registry()
-    executor = ThreadExecutor(
-        kiln.database, host, config, workers=1, lease=dt.timedelta(seconds=30)
+    host = QemuBuildHost(
+        VM_DIR,
+        runtime_dir,
+        amis=RegisteredAmis(kiln.database),
+        stores=kiln.image_stores,
+        boot_timeout=BOOT_TIMEOUT,
     )
-    with background_server(kiln) as url, executor:
-        make_instance_profile(url, admin, "builder")
-        ib = client_for(url, admin)
+    config = EngineConfig(data_dir=kiln.data_dir)
+    with build_client(kiln, admin, host, config) as ib:
         made = Builder(ib, host, kiln, runtime_dir, admin.account)
         made.infrastructure = ib.create_infrastructure_configuration(
             name="vm-acceptance", instanceProfileName="builder", instanceTypes=["t3.small"]
@@ -173,20 +162,53 @@ def builder(
 def register_parent_ami(kiln: Kiln, account: str, disk: BaseDisk) -> str:
     """A parent AMI of the test account: Kiln's base disk with qemu-guest-agent baked in."""
     ami = ami_id()
-    store = ImageStores.under(kiln.data_dir)
-    name = store.relative(REGION, ami)
-    target = store.path(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(disk.path, target)  # disks are immutable: a hard link is a copy
-    except OSError:
-        shutil.copyfile(disk.path, target)
+    stores = kiln.image_stores
+    name = stores.relative(REGION, ami)
+    stores.for_region(REGION).copy_from(disk.path, name)  # a hard link where it can be
     with kiln.database.transaction() as session:
         ami_registry.register(
-            session, ami_id=ami, account=account, region=REGION,
-            name="debian-12-with-guest-agent", disk=name, size=store.size(name), now=utcnow(),
-        )  # fmt: skip
+            session,
+            ami_id=ami,
+            account=account,
+            region=REGION,
+            name="debian-12-with-guest-agent",
+            disk=name,
+            size=stores.size(name),
+            now=utcnow(),
+        )
     return ami
+
+
+@dataclass(frozen=True)
+class LaunchTemplate:
+    id: str
+    distribution: str
+
+
+def launch_template_of(builder: Builder, ec2: Any, parent: str) -> LaunchTemplate:
+    """An EC2 launch template of the account (version 1 launches `parent`) and a distribution
+    configuration whose build region sets the built AMI as the template's new default."""
+    created = ec2.create_launch_template(
+        LaunchTemplateName="vm-acceptance",
+        LaunchTemplateData={"ImageId": parent, "InstanceType": "t3.small"},
+    )["LaunchTemplate"]
+    assert created["DefaultVersionNumber"] == 1
+    template_id = created["LaunchTemplateId"]
+    configuration = {"launchTemplateId": template_id, "setDefaultVersion": True}
+    distribution = builder.ib.create_distribution_configuration(
+        name="vm-acceptance",
+        distributions=[{"region": REGION, "launchTemplateConfigurations": [configuration]}],
+    )["distributionConfigurationArn"]
+    return LaunchTemplate(template_id, distribution)
+
+
+def build_manifest(builder: Builder, ami: str) -> dict[str, Any]:
+    """What the build recorded about the AMI: its registry row's manifest (the capture's facts)."""
+    with builder.kiln.database.transaction() as session:
+        row = ami_registry.get(session, ami)
+    assert row is not None
+    assert "agent" in row.manifest, row.manifest
+    return dict(row.manifest)
 
 
 @dataclass(frozen=True)
@@ -236,7 +258,7 @@ def output_disk(builder: Builder, image: dict[str, Any]) -> Path:
     with builder.kiln.database.transaction() as session:
         row = ami_registry.get(session, ami["image"])
     assert row is not None and row.image_arn == image["arn"]
-    return ImageStores.under(builder.kiln.data_dir).path(row.disk)
+    return builder.kiln.image_stores.path(row.disk)
 
 
 @pytest.mark.timeout(3600)
@@ -246,12 +268,32 @@ def test_a_parent_with_the_agent_keeps_it_and_a_reboot_continues_at_the_right_st
     tmp_path: Path,
 ) -> None:
     parent = register_parent_ami(builder.kiln, builder.account, agent_disk)
-    image = builder.build("vm-reboot-agent", REBOOTING, parent=parent)
+    ec2 = sibling_client(builder.ib, "ec2")
+    template = launch_template_of(builder, ec2, parent)
+    image = builder.build(
+        "vm-reboot-agent", REBOOTING, parent=parent, distribution=template.distribution
+    )
     assert image["state"]["status"] == "AVAILABLE", image["state"]
     disk = output_disk(builder, image)
+    (built,) = image["outputResources"]["amis"]
+
+    # The distribution put the built AMI into a new default version of the launch template,
+    # based on the previous default.
+    (described,) = ec2.describe_launch_templates(LaunchTemplateIds=[template.id])["LaunchTemplates"]
+    assert (described["DefaultVersionNumber"], described["LatestVersionNumber"]) == (2, 2)
+    (default,) = ec2.describe_launch_template_versions(
+        LaunchTemplateId=template.id, Versions=["$Default"]
+    )["LaunchTemplateVersions"]
+    assert (default["VersionNumber"], default["DefaultVersion"]) == (2, True)
+    assert default["LaunchTemplateData"]["ImageId"] == built["image"] != parent
+    assert default["LaunchTemplateData"]["InstanceType"] == "t3.small"
+    (first,) = ec2.describe_launch_template_versions(LaunchTemplateId=template.id, Versions=["1"])[
+        "LaunchTemplateVersions"
+    ]
+    assert (first["LaunchTemplateData"]["ImageId"], first["DefaultVersion"]) == (parent, False)
 
     # The parent had the agent: Kiln installed nothing and removed nothing.
-    manifest = json.loads(disk.with_suffix(".json").read_text())
+    manifest = build_manifest(builder, built["image"])
     assert manifest["agent"] == {"installedByKiln": [], "removed": False}, manifest
     view = read_disk(disk, tmp_path, SEQUENCE, MARKER)
     assert view.agent, "the output image lost the parent's qemu-guest-agent"

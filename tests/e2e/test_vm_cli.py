@@ -6,10 +6,7 @@ until the image is AVAILABLE (a real QEMU build and test, the default workflows)
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,12 +15,11 @@ from typing import Any
 import pytest
 
 from kiln.app import Kiln
-from kiln.cli.serving import background_server
 from kiln.engine.context import EngineConfig
-from kiln.engine.vm_host import QemuBuildHost
-from kiln.executors.threads import ThreadExecutor
-from kiln.instances.qemu import list_instances, remove_leftovers
+from kiln.engine.vm_host import QemuBuildHost, RegisteredAmis
+from kiln.instances.qemu import list_instances
 from tests.api.test_aws_cli import AWS, aws
+from tests.e2e.support import serving
 from tests.vm.conftest import VM_DIR, qemu_ready, skip_or_fail  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
@@ -44,26 +40,18 @@ TRUST = {
 
 
 @pytest.fixture
-def runtime_dir() -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="kiln-vmc-", dir="/tmp"))  # unix sockets: short paths
-    try:
-        yield path
-    finally:
-        remove_leftovers(path)
-        shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
 def server(qemu_ready: None, kiln: Kiln, runtime_dir: Path) -> Iterator[str]:  # noqa: F811
     if AWS is None:
         skip_or_fail("the AWS CLI is not installed (pyproject's dev dependencies)")
     # a generous boot timeout: under TCG on a busy 2-core machine a boot can take many minutes
-    host = QemuBuildHost(VM_DIR, runtime_dir, data_dir=kiln.data_dir, boot_timeout=1800)
-    executor = ThreadExecutor(
-        kiln.database, host, EngineConfig(data_dir=kiln.data_dir), workers=1,
-        lease=dt.timedelta(seconds=30),
-    )  # fmt: skip
-    with background_server(kiln) as url, executor:
+    host = QemuBuildHost(
+        VM_DIR,
+        runtime_dir,
+        amis=RegisteredAmis(kiln.database),
+        stores=kiln.image_stores,
+        boot_timeout=1800,
+    )
+    with serving(kiln, host, EngineConfig(data_dir=kiln.data_dir)) as url:
         yield url
 
 

@@ -22,7 +22,7 @@ from kiln.settings import Settings
 from kiln.store.ami_schema import AmiRow
 from kiln.store.engine_schema import WorkItemRow
 from tests.conftest import client_for, make_instance_profile
-from tests.e2e.test_crash_recovery import PROMPT, Server, _wait
+from tests.e2e.support import PROMPT, Server, server_process, wait_until
 from tests.vm.conftest import VM_DIR, plain_disk, qemu_ready  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.vm, pytest.mark.slow]
@@ -41,12 +41,9 @@ phases:
 
 @pytest.fixture
 def server(tmp_path: Path, plain_disk: Any) -> Iterator[Server]:  # noqa: F811
-    data_dir = tmp_path / "kiln"
-    Kiln(Settings.load(environ={}, data_dir=data_dir)).close()  # first start: the admin key
-    (data_dir / "vm-disks").symlink_to(VM_DIR)  # the cached base disks and agent debs
-    made = Server(data_dir, tmp_path / "serve.log")
-    yield made
-    made.stop()
+    # the cached base disks and agent debs are linked in
+    with server_process(tmp_path, vm_disks=VM_DIR) as made:
+        yield made
 
 
 def qemu_processes(runtime: Path) -> list[int]:
@@ -93,7 +90,7 @@ def test_an_ami_build_interrupted_by_sigkill_fails_on_restart_and_leaves_nothing
     )["imageBuildVersionArn"]
 
     # Mid-build: the build VM is running (booting, or already running the Nap step).
-    _wait(lambda: qemu_processes(runtime), "the build VM running", 900)
+    wait_until(lambda: qemu_processes(runtime), "the build VM running", 900)
     (instance,) = list(runtime.glob("i-*"))
     time.sleep(5)
     assert (instance / "overlay.qcow2").is_file() and (instance / "owner.lock").is_file()
@@ -105,7 +102,7 @@ def test_an_ami_build_interrupted_by_sigkill_fails_on_restart_and_leaves_nothing
 
     restarted = time.monotonic()
     ib = client_for(server.start(), admin)
-    image = _wait(
+    image = wait_until(
         lambda: (
             (got := ib.get_image(imageBuildVersionArn=arn)["image"])["state"]["status"] == "FAILED"
             and got
@@ -116,7 +113,7 @@ def test_an_ami_build_interrupted_by_sigkill_fails_on_restart_and_leaves_nothing
     elapsed = time.monotonic() - restarted
     assert "Kiln stopped during the build" in image["state"]["reason"], image["state"]
 
-    _wait(lambda: not qemu_processes(runtime), "the leftover QEMU gone", 30)
+    wait_until(lambda: not qemu_processes(runtime), "the leftover QEMU gone", 30)
     assert not instance.exists(), f"{instance} (overlay, sockets, owner lock) was left behind"
     assert not list(runtime.glob("i-*"))
     mounts = Path("/proc/mounts").read_text()

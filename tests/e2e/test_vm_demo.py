@@ -25,7 +25,7 @@ from kiln.app import Kiln, vm_runtime_dir
 from kiln.cli.serving import background_server
 from kiln.settings import Settings
 from tests.conftest import client_for
-from tests.e2e.test_crash_recovery import _free_port
+from tests.e2e.support import free_port
 from tests.e2e.test_vm_acceptance import inventory, read_disk
 from tests.vm.conftest import VM_DIR, plain_disk, qemu_ready  # noqa: F401 (fixtures)
 
@@ -55,7 +55,7 @@ def test_kiln_demo_vm_builds_the_example_ami_and_it_boots_with_the_greeting(
     data_dir.mkdir()
     (data_dir / "vm-disks").symlink_to(VM_DIR)  # the cached base disks: no second mmdebstrap
     demo = kiln_cli(
-        "demo", "--vm", "--data-dir", str(data_dir), "--port", str(_free_port()), timeout=3300
+        "demo", "--vm", "--data-dir", str(data_dir), "--port", str(free_port()), timeout=3300
     )
     print(demo.stdout)
     assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]

@@ -12,14 +12,16 @@ from kiln.services.dispatch import ServiceRegistry
 
 SCOPE = (
     "Kiln's EC2 serves the image calls Image Builder users make (DescribeImages, "
-    "DeregisterImage, DescribeImageAttribute, ModifyImageAttribute, CopyImage, tags, image "
-    "imports) and launch templates; it runs no EC2 instances"
+    "DeregisterImage, DescribeImageAttribute, ModifyImageAttribute, CopyImage, image states "
+    "(deprecation, disable/enable), tags, image imports) and launch templates; it runs no EC2 "
+    "instances"
 )
 
 
 def _modules() -> tuple[ModuleType, ...]:
     from kiln.services.ec2 import (
         image_attributes,
+        image_states,
         images,
         imports,
         launch_template_versions,
@@ -30,6 +32,7 @@ def _modules() -> tuple[ModuleType, ...]:
     return (
         images,
         image_attributes,
+        image_states,
         tags,
         launch_templates,
         launch_template_versions,

@@ -41,8 +41,7 @@ def volume_gib(store: ImageStores | None, ami: Ami) -> int:
 
 def _virtual_size(store: ImageStores, disk: str) -> int | None:
     try:
-        with store.path(disk).open("rb") as handle:
-            header = handle.read(32)
+        header = store.read_head(disk, 32)  # a ranged read for a bucket store, never the disk
     except (OSError, ImageStoreError):
         return None
     if len(header) < 32 or header[:4] != QCOW2_MAGIC:
@@ -96,10 +95,11 @@ def image_view(ami: Ami, account: str, store: ImageStores | None) -> dict[str, A
     source_instance = ami.manifest.get("sourceInstance")
     if isinstance(source_instance, str) and source_instance:
         view["SourceInstanceId"] = source_instance
-    for key, member in (("imdsSupport", "ImdsSupport"), ("deprecationTime", "DeprecationTime")):
-        value = ami.manifest.get(key)
-        if isinstance(value, str) and value:
-            view[member] = value
+    imds = ami.manifest.get("imdsSupport")
+    if isinstance(imds, str) and imds:
+        view["ImdsSupport"] = imds
+    if ami.deprecation_time is not None:
+        view["DeprecationTime"] = creation_date(ami.deprecation_time)
     if ami.state_reason:
         view["StateReason"] = {"Code": ami.state, "Message": ami.state_reason}
     tags = tags_of(ami, account)

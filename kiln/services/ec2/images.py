@@ -3,19 +3,23 @@
 Images are those of the request's region the caller may see (kiln.services.ec2.ami_access).
 DeregisterImage removes the row in the request's transaction and the disk file once that
 transaction has committed, unless another AMI still names the file. CopyImage makes a new AMI
-in the request's region, owned by the caller, whose disk shares the source's bytes (a hard link
-when the image store is one filesystem).
+in the request's region, owned by the caller (kiln.amis.copies), whose disk has the source's
+bytes in that region's image store (KILN_IMAGE_STORES; a hard link within one filesystem); the
+disk is removed again if the request's transaction rolls back.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from kiln.amis import registry
-from kiln.amis.registry import AVAILABLE, Ami
-from kiln.core.ids import ami_id as new_ami_id
+from kiln.amis.copies import copy_ami
+from kiln.amis.disks import ImageStoreError
+from kiln.amis.registry import AVAILABLE, Ami, DuplicateAmiNameError
+from kiln.amis.stores import ImageStores
 from kiln.core.regions import is_known_region
 from kiln.services.context import RequestContext
 from kiln.services.ec2 import filters, paging
@@ -41,8 +45,10 @@ from kiln.services.ec2.errors import (
     InvalidParameterValue,
     InvalidUserIDMalformed,
 )
-from kiln.services.ec2.image_shapes import creation_date, image_view
+from kiln.services.ec2.image_shapes import image_view
 from kiln.services.ec2.tags import checked_total, tag_map
+
+logger = logging.getLogger(__name__)
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 AMI_NAME = re.compile(r"^[a-zA-Z0-9()\[\] ./\-'@_]{3,128}$")
@@ -136,9 +142,8 @@ def _listed(ctx: RequestContext, ami: Ami, params: dict[str, Any], *, named: boo
     asked for or named."""
     if ami.state == DISABLED and not params.get("IncludeDisabled"):
         return False
-    deprecated = ami.manifest.get("deprecationTime")
-    if deprecated and ami.account != ctx.account and not named:
-        return bool(params.get("IncludeDeprecated")) or str(deprecated) > creation_date(ctx.now)
+    if ami.deprecated(ctx.now) and ami.account != ctx.account and not named:
+        return bool(params.get("IncludeDeprecated"))
     return True
 
 
@@ -191,9 +196,17 @@ def deregister_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     dry_run(params)
     disk = registry.deregister(ctx.session, ami.ami_id)
     if disk is not None:
-        store = image_stores(ctx)
-        after_commit(ctx, lambda: store.remove(disk))
+        stores = image_stores(ctx)
+        after_commit(ctx, lambda: _remove_disk(stores, disk))
     return {"Return": True}
+
+
+def _remove_disk(stores: ImageStores, disk: str) -> None:
+    """The disk of a deregistered AMI; the row is gone, so a failure is only logged."""
+    try:
+        stores.remove(disk)
+    except (ImageStoreError, OSError):
+        logger.exception("the disk %s of a deregistered AMI could not be removed", disk)
 
 
 # -- CopyImage ---------------------------------------------------------------------------------
@@ -216,27 +229,29 @@ def copy_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
     if description is None:
         copied = f"[Copied {source.ami_id} from {source.region}]"
         description = f"{copied} {source.description}".strip()[:MAX_DESCRIPTION]
-    store = image_stores(ctx)
-    ami_id = new_ami_id()
-    disk = store.copy(source.disk, ctx.region, ami_id)
-    after_rollback(ctx, lambda: store.remove(disk))
-    registry.register(
-        ctx.session,
-        ami_id=ami_id,
-        account=ctx.account,
-        region=ctx.region,
-        name=name,
-        disk=disk,
-        now=ctx.now,
-        size=store.size(disk),
-        description=description,
-        source_ami=source.ami_id,
-        source_region=source.region,
-        kms_key_id=kms_key,
-        tags=tags,
-        manifest=_copied_manifest(source),
-    )
-    return {"ImageId": ami_id}
+    stores = image_stores(ctx)
+    try:
+        copy = copy_ami(
+            ctx.session,
+            stores,
+            source,
+            region=ctx.region,
+            account=ctx.account,
+            name=name,
+            now=ctx.now,
+            description=description,
+            tags=tags,
+            kms_key_id=kms_key,
+            manifest=_copied_manifest(source),
+        )
+    except DuplicateAmiNameError as exc:
+        raise InvalidAMINameDuplicate(str(exc)) from exc
+    except ImageStoreError as exc:
+        raise InvalidAMIIDUnavailable(
+            f"The image id '{source.ami_id}' could not be copied to {ctx.region}: {exc}"
+        ) from exc
+    after_rollback(ctx, lambda: stores.remove(copy.disk))
+    return {"ImageId": copy.ami_id}
 
 
 def _copy_source(ctx: RequestContext, region: str, ami_id: str) -> Ami:

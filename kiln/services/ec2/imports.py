@@ -19,42 +19,38 @@ CancelImportTask moves an active task to `deleting`; its thread discards the dis
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from kiln.amis import registry
-from kiln.amis.formats import DiskFormat, DiskFormatError, UnsafeDiskError, parse_format
+from kiln.amis.formats import DiskFormat, DiskFormatError, parse_format
 from kiln.amis.importer import (
     DiskSource,
-    ImportFailedError,
-    Transactions,
-    discard,
-    fetch_and_convert,
+    Failure,
+    Imported,
+    ImportJob,
+    StatusMoves,
     start_after_commit,
     transactions_of,
-    write_manifest,
 )
-from kiln.amis.stores import ImageStores
 from kiln.core.arn import PARTITION, Arn
 from kiln.core.clock import utcnow
 from kiln.core.errors import ClientError
-from kiln.core.ids import ami_id as new_ami_id
 from kiln.engine.owners import is_dead, new_owner
 from kiln.objectstore import InvalidS3Uri, ObjectStoreError, Resolver, parse_s3_uri
 from kiln.objectstore.names import check_bucket, check_key
 from kiln.services.context import RequestContext
 from kiln.services.ec2 import filters, paging
-from kiln.services.ec2.ami_access import dry_run
+from kiln.services.ec2.ami_access import dry_run, image_stores
 from kiln.services.ec2.errors import InvalidParameterValue, MissingParameter
 from kiln.services.ec2.tags import tag_map
 from kiln.store import resources
 from kiln.store.resources import Scope
 from kiln.store.schema import ResourceRow
-
-logger = logging.getLogger(__name__)
 
 RESOURCE = "import-image-task"
 ACTIVE, COMPLETED, DELETING, DELETED = "active", "completed", "deleting", "deleted"
@@ -121,14 +117,14 @@ def import_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         now=ctx.now,
         status=ACTIVE,
     )
-    job = _Job(
+    job = ImportJob(
         transactions=transactions_of(ctx.session),
         objects=ctx.objects,
-        store=ImageStores.under(ctx.data_dir) if ctx.images is None else ctx.images,
+        stores=image_stores(ctx),
         work_root=ctx.data_dir / "imports",
-        scope=ctx.scope,
-        arn=arn,
+        region=ctx.region,
         source=source,
+        moves=_TaskMoves(arn, ctx.scope).moves(),
     )
     start_after_commit(ctx.session, task_id, job.run)
     answer = _view(body)
@@ -311,112 +307,65 @@ def _update(session: Any, row: ResourceRow, **members: Any) -> None:
     session.flush()
 
 
-class _Job:
-    """One import's thread: fetch, convert, register (or discard when cancelled)."""
+@dataclass(frozen=True)
+class _TaskMoves:
+    """How an import shows on its task's row (kiln.amis.importer.StatusMoves)."""
 
-    def __init__(
-        self,
-        *,
-        transactions: Transactions,
-        objects: Resolver,
-        store: ImageStores,
-        work_root: Path,
-        scope: Scope,
-        arn: str,
-        source: DiskSource,
-    ) -> None:
-        self.transactions = transactions
-        self.objects = objects
-        self.store = store
-        self.work_root = work_root
-        self.scope = scope
-        self.arn = arn
-        self.source = source
+    arn: str
+    scope: Scope
 
-    def run(self) -> None:
-        ami = new_ami_id()
-        disk = self.store.relative(self.scope.region, ami)
-        try:
-            info = fetch_and_convert(
-                self.objects,
-                self.source,
-                store=self.store,
-                disk=disk,
-                work_root=self.work_root,
-                stage=self._stage,
-            )
-        except (ImportFailedError, DiskFormatError, UnsafeDiskError) as exc:
-            discard(self.store, disk)
-            self._end(DELETED, f"ClientError: {exc}")
-            return
-        except Exception as exc:
-            discard(self.store, disk)
-            logger.exception("import %s failed", self.arn)
-            self._end(DELETED, f"ServerError: the disk could not be converted ({exc})")
-            return
-        if not self._register(ami, disk, info.format, info.virtual_size):
-            discard(self.store, disk)
+    def moves(self) -> StatusMoves:
+        return StatusMoves(stage=self.stage, complete=self.complete, fail=self.fail)
 
-    def _stage(self, message: str, percent: int) -> None:
-        with self.transactions() as session:
-            row = resources.by_arn(session, self.arn)
-            if row is not None and row.body.get("Status") == ACTIVE:
-                _update(session, row, StatusMessage=message, Progress=str(percent))
+    def stage(self, session: Session, message: str, percent: int) -> None:
+        row = resources.by_arn(session, self.arn)
+        if row is not None and row.body.get("Status") == ACTIVE:
+            _update(session, row, StatusMessage=message, Progress=str(percent))
 
-    def _end(self, status: str, message: str) -> None:
-        with self.transactions() as session:
-            row = resources.by_arn(session, self.arn)
-            if row is not None:
-                _update(session, row, Status=status, StatusMessage=message[:1024], Progress=None)
+    def fail(self, session: Session, failure: Failure) -> None:
+        if failure.refused:
+            message = f"ClientError: {failure.error}"
+        else:
+            message = f"ServerError: the disk could not be converted ({failure.error})"
+        row = resources.by_arn(session, self.arn)
+        if row is not None:
+            _update(session, row, Status=DELETED, StatusMessage=message[:1024], Progress=None)
 
-    def _register(self, ami: str, disk: str, fmt: DiskFormat, virtual_size: int) -> bool:
-        with self.transactions() as session:
-            row = resources.by_arn(session, self.arn)
-            if row is None or row.body.get("Status") != ACTIVE:
-                if row is not None:
-                    _update(session, row, Status=DELETED, Progress=None)
-                return False
-            task_id = row.name
-            description = row.body.get("Description") or f"Imported by Kiln ({task_id})"
-            registry.register(
-                session,
-                ami_id=ami,
-                account=self.scope.account,
-                region=self.scope.region,
-                name=task_id,
-                description=description,
-                disk=disk,
-                size=self.store.size(disk),
-                now=utcnow(),
-                manifest={"importTaskId": task_id, "sourceFormat": fmt.value},
-            )
-            write_manifest(
-                self.store,
-                disk,
-                {
-                    "name": task_id,
-                    "account": self.scope.account,
-                    "imageArn": "",
-                    "amiId": ami,
-                    "region": self.scope.region,
-                    "importTaskId": task_id,
-                },
-            )
-            details = [
-                {
-                    **d,
-                    "Format": d.get("Format") or fmt.value.upper(),
-                    "DiskImageSize": float(virtual_size),
-                }
-                for d in row.body.get("SnapshotDetails") or []
-            ]
-            _update(
-                session,
-                row,
-                Status=COMPLETED,
-                StatusMessage=None,
-                Progress=None,
-                ImageId=ami,
-                SnapshotDetails=details,
-            )
-            return True
+    def complete(self, session: Session, imported: Imported) -> bool:
+        row = resources.by_arn(session, self.arn)
+        if row is None or row.body.get("Status") != ACTIVE:
+            if row is not None:  # canceled: the task ends deleted, without an AMI
+                _update(session, row, Status=DELETED, Progress=None)
+            return False
+        task_id = row.name
+        fmt = imported.info.format
+        registry.register(
+            session,
+            ami_id=imported.ami_id,
+            account=self.scope.account,
+            region=self.scope.region,
+            name=task_id,
+            description=row.body.get("Description") or f"Imported by Kiln ({task_id})",
+            disk=imported.disk,
+            size=imported.size,
+            now=utcnow(),
+            manifest={"importTaskId": task_id, "sourceFormat": fmt.value},
+        )
+        details = [
+            {
+                **d,
+                "Format": d.get("Format") or fmt.value.upper(),
+                "DiskImageSize": float(imported.info.virtual_size),
+            }
+            for d in row.body.get("SnapshotDetails") or []
+        ]
+        _update(
+            session,
+            row,
+            Status=COMPLETED,
+            StatusMessage=None,
+            Progress=None,
+            ImageId=imported.ami_id,
+            SnapshotDetails=details,
+        )
+        return True

@@ -1,5 +1,6 @@
-"""Lifecycle policies: rules that deprecate, disable or delete images (running them is #6's
-scheduler; GetLifecycleExecution and friends stay planned)."""
+"""Lifecycle policies: rules that deprecate, disable or delete images and their AMIs (what a
+policy selects: lifecycle_select and lifecycle_leftovers; running it: lifecycle_runs, daily
+from the scheduler; acting: lifecycle_apply and lifecycle_amis)."""
 
 from __future__ import annotations
 

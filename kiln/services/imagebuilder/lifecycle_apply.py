@@ -1,11 +1,15 @@
 """Acting on one image for a lifecycle execution, and recording what was done.
 
-DEPRECATE / DISABLE / AVAILABLE change the image's status through the status machine, stamp the
-image with the execution id (and a deprecationTime), and, when the action includes AMIs, record
-the new state on each AMI of the image's outputResources. DELETE moves the image to DELETED and
-removes its record; the AMIs and container images it produced, when the action includes them,
-are recorded as execution resources with the DELETE action: the artifacts' owner removes them
-later (`pending_artifact_removals`, `mark_artifact_removed`).
+DEPRECATE / DISABLE / AVAILABLE change the image's status through the status machine and stamp
+the image with the execution id (and a deprecationTime). DELETE moves the image to DELETED and
+removes its record. When the action includes AMIs, every AMI of the image in every region and
+account is deprecated, disabled, enabled or deregistered (kiln.services.imagebuilder.
+lifecycle_amis), each recorded as an execution resource under the image. Container images a
+DELETE includes are recorded with the DELETE action for their registry's owner to remove
+(`pending_artifact_removals`, `mark_artifact_removed`).
+
+A deleted image's leftover AMIs (kiln.services.imagebuilder.lifecycle_leftovers) are acted on by
+`act_on_leftover`: the image ARN is recorded as the parent resource, the AMIs under it.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from kiln.engine import status
 from kiln.engine.status import IllegalTransitionError, ImageStatus
+from kiln.services.imagebuilder.lifecycle_amis import Actor, act_on_amis, start_record
+from kiln.services.imagebuilder.lifecycle_leftovers import Leftover
 from kiln.services.imagebuilder.lifecycle_select import ACTION_TARGET
 from kiln.store import resources
 from kiln.store.lifecycle_schema import LifecycleExecutionRow, LifecycleResourceRow
@@ -28,7 +34,6 @@ SUCCESS = "SUCCESS"
 FAILED = "FAILED"
 SKIPPED = "SKIPPED"
 IMAGE = "image"
-AMI = "ami"
 CONTAINER = "container"
 
 
@@ -40,9 +45,11 @@ def act(
     action: str,
     include: Mapping[str, bool],
     reason: str | None,
+    who: Actor,
     now: dt.datetime,
 ) -> LifecycleResourceRow:
-    """Apply `action` to the image and record it (SUCCESS, or FAILED with the reason)."""
+    """Apply `action` to the image and its AMIs and record it (SUCCESS, or FAILED with the
+    reason). An AMI that cannot be changed fails its own record; the image still changes."""
     record = record_resource(session, execution, row, action=action, reason=reason, now=now)
     target = ACTION_TARGET[action]
     try:
@@ -52,13 +59,42 @@ def act(
             raise IllegalTransitionError(f"{row.arn} is used by {', '.join(users)}")
     except IllegalTransitionError as exc:
         return finish_resource(record, FAILED, str(exc), now=now)
-    _record_artifacts(session, execution, row, action=action, include=include, now=now)
+    act_on_amis(
+        session, execution, image_arn=row.arn, action=action, include=include, reason=reason,
+        who=who, now=now,
+    )  # fmt: skip
+    _record_containers(session, execution, row, action=action, include=include, now=now)
     status.transition(session, row.arn, target, now=now)
     if target is ImageStatus.DELETED:
         resources.remove(session, row)
     else:
         _stamp(session, row, execution.id, target, include=include, now=now)
     return finish_resource(record, SUCCESS, None, now=now)
+
+
+def act_on_leftover(
+    session: Session,
+    execution: LifecycleExecutionRow,
+    leftover: Leftover,
+    *,
+    action: str,
+    include: Mapping[str, bool],
+    reason: str | None,
+    who: Actor,
+    now: dt.datetime,
+) -> LifecycleResourceRow:
+    """Apply `action` to the AMIs a deleted image left; the image ARN is their parent record."""
+    record = start_record(
+        session, execution, account=leftover.account, region=execution.region,
+        resource_id=leftover.arn, parent_id=None, kind=IMAGE, action=action, reason=reason,
+        now=now,
+    )  # fmt: skip
+    act_on_amis(
+        session, execution, image_arn=leftover.arn, action=action, include=include,
+        reason=reason, who=who, now=now,
+    )  # fmt: skip
+    note = "The image resource was deleted; the lifecycle action applies to its AMIs."
+    return finish_resource(record, SUCCESS, note, now=now)
 
 
 def record_resource(
@@ -70,22 +106,10 @@ def record_resource(
     reason: str | None,
     now: dt.datetime,
 ) -> LifecycleResourceRow:
-    record = LifecycleResourceRow(
-        execution_id=execution.id,
-        account=row.account,
-        region=row.region,
-        resource_id=row.arn,
-        parent_id=None,
-        kind=IMAGE,
-        action=action,
-        action_reason=reason,
-        status="IN_PROGRESS",
-        image_uris=[],
-        start_time=now,
-    )
-    session.add(record)
-    session.flush()
-    return record
+    return start_record(
+        session, execution, account=row.account, region=row.region, resource_id=row.arn,
+        parent_id=None, kind=IMAGE, action=action, reason=reason, now=now,
+    )  # fmt: skip
 
 
 def finish_resource(
@@ -97,7 +121,7 @@ def finish_resource(
     return record
 
 
-def _record_artifacts(
+def _record_containers(
     session: Session,
     execution: LifecycleExecutionRow,
     row: ResourceRow,
@@ -108,9 +132,6 @@ def _record_artifacts(
 ) -> None:
     outputs = row.body.get("outputResources") or {}
     found: list[tuple[str, str, str, list[str]]] = []
-    if include.get("amis"):
-        for ami in outputs.get("amis") or []:
-            found.append((AMI, str(ami.get("image")), str(ami.get("region", row.region)), []))
     if include.get("containers") and action == "DELETE":
         for container in outputs.get("containers") or []:
             uris = [str(uri) for uri in container.get("imageUris") or []]
@@ -158,12 +179,13 @@ def _stamp(
 
 
 def pending_artifact_removals(session: Session) -> list[LifecycleResourceRow]:
-    """AMIs and container images a lifecycle DELETE marked, not yet removed by their owner."""
+    """Container images a lifecycle DELETE marked, not yet removed by their owner (AMIs are
+    deregistered by the execution itself)."""
     query = (
         select(LifecycleResourceRow)
         .where(
             LifecycleResourceRow.action == "DELETE",
-            LifecycleResourceRow.kind != IMAGE,
+            LifecycleResourceRow.kind == CONTAINER,
             LifecycleResourceRow.status == SUCCESS,
             LifecycleResourceRow.artifact_removed_at.is_(None),
         )

@@ -6,6 +6,10 @@ request's (or the scheduler's) transaction: PENDING → IN_PROGRESS → SUCCESS 
 when an image could not be acted on; the others still are). A state update with a future
 `updateAt` stays PENDING until `run_due` runs it, or CancelLifecycleExecution cancels it.
 Enabled policies run once a day (`due_lifecycle_policies`, `run_due`).
+
+An execution FAILS when an image, or one of the AMIs it acts on, could not be acted on. AMI disk
+files a DELETE frees are removed after the transaction commits through `images` (the request's
+image stores; the scheduler's caller passes its own); without it they stay on disk.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from kiln.amis.stores import ImageStores
 from kiln.core.arn import ArnError, parse_imagebuilder_arn
 from kiln.core.ids import prefixed_uuid
 from kiln.engine.status import IN_PROGRESS, status_of
 from kiln.services.context import RequestContext
+from kiln.services.ec2.ami_access import image_stores
 from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
@@ -27,14 +33,17 @@ from kiln.services.imagebuilder.errors import (
     ResourceInUseException,
     ResourceNotFoundException,
 )
+from kiln.services.imagebuilder.lifecycle_amis import actor
 from kiln.services.imagebuilder.lifecycle_apply import (
     FAILED,
     SKIPPED,
     SUCCESS,
     act,
+    act_on_leftover,
     finish_resource,
     record_resource,
 )
+from kiln.services.imagebuilder.lifecycle_leftovers import Leftover
 from kiln.services.imagebuilder.lifecycle_select import ACTION_TARGET, excluded, impacts
 from kiln.services.imagebuilder.passrole import require_execution_role
 from kiln.store import iam as iam_store
@@ -101,7 +110,8 @@ def start_resource_state_update(ctx: RequestContext, params: dict[str, Any]) -> 
         now=ctx.now,
     )
     if update_at is None or update_at <= ctx.now:
-        run_state_update(ctx.session, execution, now=ctx.now)
+        stores = image_stores(ctx) if ctx.images or ctx.data_dir else None
+        run_state_update(ctx.session, execution, now=ctx.now, images=stores)
     return {"lifecycleExecutionId": execution.id, "resourceArn": row.arn}
 
 
@@ -181,7 +191,13 @@ def cancel_lifecycle_execution(ctx: RequestContext, params: dict[str, Any]) -> d
 # ---------------------------------------------------------------- running
 
 
-def run_lifecycle_policy(session: Session, policy_row: ResourceRow, *, now: dt.datetime) -> str:
+def run_lifecycle_policy(
+    session: Session,
+    policy_row: ResourceRow,
+    *,
+    now: dt.datetime,
+    images: ImageStores | None = None,
+) -> str:
     """Run a lifecycle policy now; returns the execution id."""
     execution = _new_execution(
         session,
@@ -199,23 +215,29 @@ def run_lifecycle_policy(session: Session, policy_row: ResourceRow, *, now: dt.d
     role = str(policy.get("executionRole", ""))
     if not _role_exists(session, policy_row.account, role):
         return _finish(execution, FAILED, f"The execution role '{role}' does not exist.", now)
+    who = actor(session, policy_row.account, role, images)
     for impact in impacts(
         session, policy, account=policy_row.account, region=policy_row.region, now=now
     ):
-        act(
-            session,
-            execution,
-            impact.row,
-            action=impact.action,
-            include=impact.include,
-            reason=impact.reason,
-            now=now,
-        )
+        if isinstance(impact.subject, Leftover):
+            act_on_leftover(
+                session, execution, impact.subject, action=impact.action,
+                include=impact.include, reason=impact.reason, who=who, now=now,
+            )  # fmt: skip
+        else:
+            act(
+                session, execution, impact.subject, action=impact.action,
+                include=impact.include, reason=impact.reason, who=who, now=now,
+            )  # fmt: skip
     return _conclude(session, execution, now)
 
 
 def run_state_update(
-    session: Session, execution: LifecycleExecutionRow, *, now: dt.datetime
+    session: Session,
+    execution: LifecycleExecutionRow,
+    *,
+    now: dt.datetime,
+    images: ImageStores | None = None,
 ) -> str:
     """Run a StartResourceStateUpdate execution; returns its id."""
     _start(execution, now)
@@ -237,7 +259,11 @@ def run_state_update(
         finish_resource(record, SKIPPED, skip, now=now)
     else:
         include = request.get("includeResources") or {}
-        act(session, execution, row, action=action, include=include, reason=reason, now=now)
+        who = actor(session, execution.account, request.get("executionRole"), images)
+        act(
+            session, execution, row, action=action, include=include, reason=reason, who=who,
+            now=now,
+        )  # fmt: skip
     return _conclude(session, execution, now)
 
 
@@ -256,17 +282,21 @@ def due_lifecycle_policies(session: Session, now: dt.datetime) -> list[ResourceR
     return due
 
 
-def run_due(session: Session, now: dt.datetime) -> list[str]:
+def run_due(session: Session, now: dt.datetime, *, images: ImageStores | None = None) -> list[str]:
     """What the scheduler calls: run the due policies and the state updates whose time came."""
     done = [
-        run_lifecycle_policy(session, row, now=now) for row in due_lifecycle_policies(session, now)
+        run_lifecycle_policy(session, row, now=now, images=images)
+        for row in due_lifecycle_policies(session, now)
     ]
     scheduled = session.scalars(
         select(LifecycleExecutionRow)
         .where(LifecycleExecutionRow.status == PENDING, LifecycleExecutionRow.update_at <= now)
         .order_by(LifecycleExecutionRow.update_at)
     )
-    done += [run_state_update(session, execution, now=now) for execution in list(scheduled)]
+    done += [
+        run_state_update(session, execution, now=now, images=images)
+        for execution in list(scheduled)
+    ]
     return done
 
 
@@ -347,18 +377,21 @@ def _start(execution: LifecycleExecutionRow, now: dt.datetime) -> None:
 
 
 def _conclude(session: Session, execution: LifecycleExecutionRow, now: dt.datetime) -> str:
-    outcomes = list(
-        session.scalars(
-            select(LifecycleResourceRow.status).where(
-                LifecycleResourceRow.execution_id == execution.id,
-                LifecycleResourceRow.parent_id.is_(None),
-            )
+    rows = session.execute(
+        select(LifecycleResourceRow.status, LifecycleResourceRow.parent_id).where(
+            LifecycleResourceRow.execution_id == execution.id
         )
-    )
-    execution.has_impacted = SUCCESS in outcomes
-    failed = outcomes.count(FAILED)
-    if failed:
-        return _finish(execution, FAILED, f"{failed} of {len(outcomes)} images failed.", now)
+    ).all()
+    images = [status for status, parent in rows if parent is None]
+    amis = [status for status, parent in rows if parent is not None]
+    execution.has_impacted = SUCCESS in images
+    problems = []
+    if images.count(FAILED):
+        problems.append(f"{images.count(FAILED)} of {len(images)} images failed")
+    if amis.count(FAILED):
+        problems.append(f"{amis.count(FAILED)} of {len(amis)} AMIs failed")
+    if problems:
+        return _finish(execution, FAILED, "; ".join(problems) + ".", now)
     return _finish(execution, SUCCESS, None, now)
 
 

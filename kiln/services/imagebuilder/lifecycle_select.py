@@ -12,6 +12,10 @@ first, leaves out those its exclusion rules protect, and impacts:
 
 An image impacted by several rules gets the most severe action (DELETE > DISABLE > DEPRECATE);
 a rule never moves an image back (a DISABLED image is not deprecated again).
+
+AMI policies also cover what deleted images left behind (their AMIs; see
+kiln.services.imagebuilder.lifecycle_leftovers): they are grouped, counted and aged with the
+images of their recipe name, and acted on when the rule includes AMIs.
 """
 
 from __future__ import annotations
@@ -26,6 +30,12 @@ from sqlalchemy.orm import Session
 
 from kiln.core.semver import VersionSelector
 from kiln.engine.status import ImageStatus, status_of
+from kiln.services.imagebuilder.lifecycle_leftovers import (
+    Leftover,
+    any_tag,
+    leftover_excluded,
+    leftovers,
+)
 from kiln.services.imagebuilder.policy_documents import shared_accounts
 from kiln.services.imagebuilder.versions import version_of
 from kiln.store import resources
@@ -47,44 +57,71 @@ IMAGE_TYPES = {"AMI_IMAGE": "AMI", "CONTAINER_IMAGE": "DOCKER"}
 _UNIT_DAYS = {"DAYS": 1, "WEEKS": 7, "MONTHS": 30, "YEARS": 365}
 
 
+Subject = ResourceRow | Leftover
+"""What a policy acts on: an image, or the AMIs a deleted image left."""
+
+
 @dataclass(frozen=True)
 class Impact:
-    """One image a policy acts on: the action, what else it touches, and why."""
+    """One image (or a deleted image's AMIs) a policy acts on: the action, what else it
+    touches, and why."""
 
-    row: ResourceRow
+    subject: Subject
     action: str
     include: Mapping[str, bool]
     reason: str
+
+    @property
+    def arn(self) -> str:
+        return self.subject.arn
 
 
 def impacts(
     session: Session, policy: Mapping[str, Any], *, account: str, region: str, now: dt.datetime
 ) -> list[Impact]:
     """What a policy (its stored body) does now, one Impact per image, oldest image first."""
-    covered = covered_images(
-        session,
-        account=account,
-        region=region,
-        resource_type=str(policy["resourceType"]),
-        selection=policy["resourceSelection"],
-    )
-    groups: dict[str, list[ResourceRow]] = {}
-    for row in covered:
-        groups.setdefault(row.name, []).append(row)
+    resource_type = str(policy["resourceType"])
+    selection = policy["resourceSelection"]
+    covered: list[Subject] = list(
+        covered_images(
+            session, account=account, region=region, resource_type=resource_type,
+            selection=selection,
+        )
+    )  # fmt: skip
+    if resource_type == "AMI_IMAGE":
+        covered += leftovers(session, account=account, region=region, selection=selection)
+    groups: dict[str, list[Subject]] = {}
+    for subject in covered:
+        groups.setdefault(subject.name, []).append(subject)
     chosen: dict[str, Impact] = {}
     for detail in policy["policyDetails"]:
         action = str(detail["action"]["type"])
         target = ACTION_TARGET[action]
         include = detail["action"].get("includeResources") or {}
+        rules = detail.get("exclusionRules")
         for group in groups.values():
-            kept = [row for row in group if not excluded(row, detail.get("exclusionRules"), now)]
-            for row, why in _filtered(newest_first(kept), detail["filter"], now):
-                if SEVERITY.get(status_of(row), 0) >= SEVERITY[target]:
+            kept = [subject for subject in group if not _excluded(subject, rules, now)]
+            for subject, why in _filtered(newest_first(kept), detail["filter"], now):
+                if SEVERITY.get(_status(subject, now), 0) >= SEVERITY[target]:
                     continue
-                before = chosen.get(row.arn)
+                if isinstance(subject, Leftover) and not include.get("amis"):
+                    continue
+                before = chosen.get(subject.arn)
                 if before is None or SEVERITY[ACTION_TARGET[before.action]] < SEVERITY[target]:
-                    chosen[row.arn] = Impact(row=row, action=action, include=include, reason=why)
-    return sorted(chosen.values(), key=lambda impact: impact.row.id)
+                    chosen[subject.arn] = Impact(
+                        subject=subject, action=action, include=include, reason=why
+                    )
+    return sorted(chosen.values(), key=lambda impact: (created(impact.subject), impact.arn))
+
+
+def _status(subject: Subject, now: dt.datetime) -> ImageStatus:
+    return subject.status(now) if isinstance(subject, Leftover) else status_of(subject)
+
+
+def _excluded(subject: Subject, rules: Mapping[str, Any] | None, now: dt.datetime) -> str | None:
+    if isinstance(subject, Leftover):
+        return leftover_excluded(subject, rules)
+    return excluded(subject, rules, now)
 
 
 def covered_images(
@@ -109,7 +146,7 @@ def covered_images(
 def _selected(row: ResourceRow, selection: Mapping[str, Any]) -> bool:
     tags = selection.get("tagMap")
     if tags:
-        return _any_tag(row.tags, tags)
+        return any_tag(row.tags, tags)
     for recipe in selection.get("recipes") or []:
         if recipe["name"] == row.name and VersionSelector.parse(recipe["semanticVersion"]).matches(
             version_of(row)
@@ -119,8 +156,8 @@ def _selected(row: ResourceRow, selection: Mapping[str, Any]) -> bool:
 
 
 def _filtered(
-    rows: list[ResourceRow], spec: Mapping[str, Any], now: dt.datetime
-) -> Iterable[tuple[ResourceRow, str]]:
+    rows: list[Subject], spec: Mapping[str, Any], now: dt.datetime
+) -> Iterable[tuple[Subject, str]]:
     value = int(spec["value"])
     if spec["type"] == "COUNT":
         for row in rows[value:]:
@@ -138,7 +175,7 @@ def excluded(row: ResourceRow, rules: Mapping[str, Any] | None, now: dt.datetime
     if not rules:
         return None
     tags = rules.get("tagMap")
-    if tags and _any_tag(row.tags, tags):
+    if tags and any_tag(row.tags, tags):
         return "the image has a tag of the exclusion rules"
     amis = rules.get("amis")
     return _ami_exclusion(row, amis, now) if amis else None
@@ -162,7 +199,7 @@ def _ami_exclusion(row: ResourceRow, rules: Mapping[str, Any], now: dt.datetime)
     if shared:
         return f"the image is shared with excluded accounts {', '.join(sorted(shared))}"
     tags = rules.get("tagMap")
-    if tags and _any_tag(_ami_tags(row), tags):
+    if tags and any_tag(_ami_tags(row), tags):
         return "the image's AMIs have a tag of the exclusion rules"
     return None
 
@@ -193,17 +230,16 @@ def _is_public(policy: str | None) -> bool:
     return False
 
 
-def _any_tag(have: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
-    have = have or {}
-    return any(have.get(key) == value for key, value in wanted.items())
+def newest_first(subjects: Iterable[Subject]) -> list[Subject]:
+    return sorted(subjects, key=lambda subject: (created(subject), subject.arn), reverse=True)
 
 
-def newest_first(rows: Iterable[ResourceRow]) -> list[ResourceRow]:
-    return sorted(rows, key=lambda row: (created(row), row.id), reverse=True)
-
-
-def created(row: ResourceRow) -> dt.datetime:
-    """When the image was created (its dateCreated; the row's time if that is unreadable)."""
+def created(subject: Subject) -> dt.datetime:
+    """When the image was created (its dateCreated; the row's time if that is unreadable; a
+    leftover's oldest AMI)."""
+    if isinstance(subject, Leftover):
+        return subject.created
+    row = subject
     text = row.body.get("dateCreated")
     if isinstance(text, str):
         try:

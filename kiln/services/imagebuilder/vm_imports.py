@@ -10,38 +10,37 @@
   be the caller's and an `executionRole` must be passable (iam:PassRole), as AWS checks. The
   image is recorded PENDING (`buildType` IMPORT_ISO) and the conversion runs on a thread after
   the request commits (kiln.amis.importer); the image moves through the status table to
-  AVAILABLE with its AMI, or to FAILED with the reason. An import interrupted by Kiln stopping
-  leaves the image in progress: delete it and import again.
+  AVAILABLE with its AMI, or to FAILED with the reason. The importing process is recorded on
+  the image (a private member, never shown); `fail_interrupted_imports` fails the imports whose
+  process died (Kiln stopped) with a reason saying so.
 """
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry
-from kiln.amis.formats import DiskFormatError
 from kiln.amis.importer import (
     DiskSource,
-    ImportFailedError,
-    Transactions,
-    discard,
-    fetch_and_convert,
+    Failure,
+    Imported,
+    ImportJob,
+    StatusMoves,
     start_after_commit,
     transactions_of,
-    write_manifest,
 )
-from kiln.amis.stores import ImageStores
 from kiln.core.clock import utcnow
-from kiln.core.ids import ami_id as new_ami_id
 from kiln.engine import status
 from kiln.engine.build import output_amis
+from kiln.engine.owners import is_dead, new_owner
 from kiln.engine.status import ImageStatus
-from kiln.objectstore import InvalidS3Uri, ObjectStoreError, Resolver, parse_s3_uri
+from kiln.objectstore import InvalidS3Uri, ObjectStoreError, parse_s3_uri
 from kiln.services.context import RequestContext
+from kiln.services.ec2.ami_access import image_stores
 from kiln.services.ec2.imports import completed_task
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
@@ -53,10 +52,12 @@ from kiln.services.imagebuilder.passrole import require_execution_role
 from kiln.services.imagebuilder.recipe_parents import LINUX
 from kiln.store import resources
 from kiln.store.resources import Scope
-
-logger = logging.getLogger(__name__)
+from kiln.store.schema import ResourceRow
 
 INFRASTRUCTURE = "infrastructure-configuration"
+IMAGE = "image"
+PRIVATE = "kilnImport"  # {"owner": the importing process}; not a member of the Image shape
+INTERRUPTED = "Kiln stopped during the import; delete the image and import the disk again"
 # The forward path of the status table, from a recorded import to an available image.
 _TO_AVAILABLE = (
     ImageStatus.CREATING,
@@ -87,7 +88,7 @@ def import_vm_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         )
     body = _image_body(params, build_type="IMPORT", state="AVAILABLE")
     row = record_image(ctx.session, ctx.scope, body=body, now=ctx.now)
-    _tie(ctx.session, ctx.data_dir, ami.ami_id, row.arn)
+    _tie(ctx.session, ami.ami_id, row.arn)
     status.set_body(ctx.session, row, outputResources={"amis": output_amis(ctx.session, row.arn)})
     return {"imageArn": row.arn, "clientToken": params.get("clientToken")}
 
@@ -114,16 +115,16 @@ def import_disk_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         k: v for k, v in infrastructure.body.items() if v is not None
     }
     body["executionRole"] = params.get("executionRole")
+    body[PRIVATE] = {"owner": new_owner()}
     row = record_image(ctx.session, ctx.scope, body=body, now=ctx.now)
-    job = _DiskJob(
+    job = ImportJob(
         transactions=transactions_of(ctx.session),
         objects=ctx.objects,
-        store=ImageStores.under(ctx.data_dir) if ctx.images is None else ctx.images,
+        stores=image_stores(ctx),
         work_root=ctx.data_dir / "imports",
-        scope=ctx.scope,
-        image_arn=row.arn,
-        name=str(params["name"]),
+        region=ctx.region,
         source=source,
+        moves=_ImageMoves(row.arn, ctx.scope, str(params["name"]), source).moves(),
     )
     start_after_commit(ctx.session, row.arn, job.run)
     return {"imageBuildVersionArn": row.arn, "clientToken": params.get("clientToken")}
@@ -163,120 +164,87 @@ def _disk_source(ctx: RequestContext, uri: str) -> DiskSource:
     return DiskSource(bucket, key, None)
 
 
-def _tie(session: Session, data_dir: Path | None, ami_id: str, image_arn: str) -> None:
-    """Make the AMI the image's: its row names the image, its manifest too (the VM build host
-    finds parents given by image ARN through it)."""
-    ami = registry.update(session, ami_id, image_arn=image_arn)
-    if data_dir is not None:
-        store = ImageStores.under(data_dir)
-        write_manifest(
-            store,
-            ami.disk,
-            {
-                "name": ami.name,
-                "account": ami.account,
-                "imageArn": image_arn,
-                "amiId": ami.ami_id,
-                "region": ami.region,
-            },
+def _tie(session: Session, ami_id: str, image_arn: str) -> None:
+    """Make the AMI the image's: its registry row names the image (the VM build host finds
+    parents given by image ARN through it)."""
+    registry.update(session, ami_id, image_arn=image_arn)
+
+
+def fail_interrupted_imports(session: Session) -> list[str]:
+    """Fail the ImportDiskImage imports whose Kiln process died; returns their image ARNs.
+    (A restarted Kiln calls this: an import's thread does not survive its process.)"""
+    in_progress = [s.value for s in status.IN_PROGRESS]
+    rows = session.scalars(
+        select(ResourceRow).where(
+            ResourceRow.resource_type == IMAGE, ResourceRow.status.in_(in_progress)
         )
-
-
-class _DiskJob:
-    """ImportDiskImage's thread: fetch, convert, register the AMI, make the image AVAILABLE."""
-
-    def __init__(
-        self,
-        *,
-        transactions: Transactions,
-        objects: Resolver,
-        store: ImageStores,
-        work_root: Path,
-        scope: Scope,
-        image_arn: str,
-        name: str,
-        source: DiskSource,
-    ) -> None:
-        self.transactions = transactions
-        self.objects = objects
-        self.store = store
-        self.work_root = work_root
-        self.scope = scope
-        self.image_arn = image_arn
-        self.name = name
-        self.source = source
-
-    def run(self) -> None:
-        ami = new_ami_id()
-        disk = self.store.relative(self.scope.region, ami)
-        try:
-            self._move(ImageStatus.CREATING)
-            fetch_and_convert(
-                self.objects,
-                self.source,
-                store=self.store,
-                disk=disk,
-                work_root=self.work_root,
-                stage=self._stage,
+    )
+    failed = []
+    for row in rows:
+        private = row.body.get(PRIVATE)
+        if isinstance(private, dict) and is_dead(private.get("owner")):
+            status.transition(
+                session, row.arn, ImageStatus.FAILED, now=utcnow(), reason=INTERRUPTED
             )
-            self._complete(ami, disk)
-        except (ImportFailedError, DiskFormatError) as exc:
-            discard(self.store, disk)
-            self._fail(f"The disk file could not be imported: {exc}")
-        except Exception as exc:
-            discard(self.store, disk)
-            logger.exception("ImportDiskImage %s failed", self.image_arn)
-            self._fail(f"Kiln could not import the disk file: {exc}")
+            failed.append(row.arn)
+    return failed
 
-    def _stage(self, message: str, _percent: int) -> None:
-        if message == "converting":
-            self._move(ImageStatus.BUILDING)
 
-    def _move(self, target: ImageStatus) -> None:
-        with self.transactions() as session:
+@dataclass(frozen=True)
+class _ImageMoves:
+    """How ImportDiskImage's import shows on its image (kiln.amis.importer.StatusMoves)."""
+
+    image_arn: str
+    scope: Scope
+    name: str
+    source: DiskSource
+
+    def moves(self) -> StatusMoves:
+        return StatusMoves(stage=self.stage, complete=self.complete, fail=self.fail)
+
+    def stage(self, session: Session, message: str, _percent: int) -> None:
+        target = _STAGES.get(message)
+        if target is not None:
             status.transition(session, self.image_arn, target, now=utcnow())
 
-    def _complete(self, ami: str, disk: str) -> None:
-        with self.transactions() as session:
-            row = resources.by_arn(session, self.image_arn)
-            if row is None:  # deleted while importing
-                raise ImportFailedError(f"the image {self.image_arn} was deleted")
-            version = row.body.get("version")
-            registry.register(
-                session,
-                ami_id=ami,
-                account=self.scope.account,
-                region=self.scope.region,
-                name=f"{self.name} {version}-{row.build}",
-                description=f"Imported by Kiln from s3://{self.source.bucket}/{self.source.key}",
-                disk=disk,
-                size=self.store.size(disk),
-                image_arn=self.image_arn,
-                now=utcnow(),
+    def fail(self, session: Session, failure: Failure) -> None:
+        if failure.refused:
+            reason = f"The disk file could not be imported: {failure.error}"
+        else:
+            reason = f"Kiln could not import the disk file: {failure.error}"
+        row = resources.by_arn(session, self.image_arn)
+        if row is not None and status.status_of(row) in status.IN_PROGRESS:
+            status.transition(
+                session, self.image_arn, ImageStatus.FAILED, now=utcnow(), reason=reason
             )
-            write_manifest(
-                self.store,
-                disk,
-                {
-                    "name": self.name,
-                    "account": self.scope.account,
-                    "imageArn": self.image_arn,
-                    "amiId": ami,
-                    "region": self.scope.region,
-                },
-            )
-            status.set_body(
-                session, row, outputResources={"amis": output_amis(session, self.image_arn)}
-            )
-            current = status.status_of(row)
-            start = _TO_AVAILABLE.index(current) + 1 if current in _TO_AVAILABLE else 0
-            for target in _TO_AVAILABLE[start:]:
-                status.transition(session, self.image_arn, target, now=utcnow())
 
-    def _fail(self, reason: str) -> None:
-        with self.transactions() as session:
-            row = resources.by_arn(session, self.image_arn)
-            if row is not None and status.status_of(row) in status.IN_PROGRESS:
-                status.transition(
-                    session, self.image_arn, ImageStatus.FAILED, now=utcnow(), reason=reason
-                )
+    def complete(self, session: Session, imported: Imported) -> bool:
+        row = resources.by_arn(session, self.image_arn)
+        if row is None:  # deleted while importing
+            return False
+        version = row.body.get("version")
+        registry.register(
+            session,
+            ami_id=imported.ami_id,
+            account=self.scope.account,
+            region=self.scope.region,
+            name=f"{self.name} {version}-{row.build}",
+            description=f"Imported by Kiln from s3://{self.source.bucket}/{self.source.key}",
+            disk=imported.disk,
+            size=imported.size,
+            image_arn=self.image_arn,
+            now=utcnow(),
+            manifest={"sourceFormat": imported.info.format.value},
+        )
+        status.set_body(
+            session, row, outputResources={"amis": output_amis(session, self.image_arn)}
+        )
+        current = status.status_of(row)
+        start = _TO_AVAILABLE.index(current) + 1 if current in _TO_AVAILABLE else 0
+        for target in _TO_AVAILABLE[start:]:
+            status.transition(session, self.image_arn, target, now=utcnow())
+        return True
+
+
+# The importer's stages that move the image: fetching is CREATING, converting BUILDING.
+_STAGES = {"downloading": ImageStatus.CREATING, "converting": ImageStatus.BUILDING}

@@ -186,6 +186,57 @@ def test_missing_key_is_no_such_key(store: ObjectStore, bucket: str) -> None:
             store.head_object(bucket, key)
 
 
+def test_read_range_reads_only_the_range(store: ObjectStore, bucket: str) -> None:
+    body = bytes(range(256)) * 64
+    store.put_object(bucket, "disk.qcow2", body)
+    assert store.read_range(bucket, "disk.qcow2", 0, 32) == body[:32]
+    assert store.read_range(bucket, "disk.qcow2", 1000, 100) == body[1000:1100]
+    assert store.read_range(bucket, "disk.qcow2", len(body) - 10, 100) == body[-10:]
+    assert store.read_range(bucket, "disk.qcow2", len(body) + 5, 10) == b""
+    store.put_object(bucket, "empty", b"")
+    assert store.read_range(bucket, "empty", 0, 32) == b""
+    with pytest.raises(NoSuchKey):
+        store.read_range(bucket, "absent", 0, 32)
+    with pytest.raises(NoSuchBucket):
+        store.read_range(f"kiln-missing-{secrets.token_hex(6)}", "k", 0, 1)
+    with pytest.raises(ValueError):
+        store.read_range(bucket, "disk.qcow2", -1, 10)
+
+
+def test_copy_object_within_and_across_buckets(store: ObjectStore, bucket: str) -> None:
+    store.put_object(bucket, "a/disk.qcow2", b"disk bytes", content_type="application/x-test")
+    store.put_object(bucket, "b/disk.qcow2", b"to be replaced")
+    store.copy_object(bucket, "a/disk.qcow2", bucket, "b/disk.qcow2")
+    other = f"kiln-test-{secrets.token_hex(6)}"
+    store.create_bucket(other)
+    store.copy_object(bucket, "a/disk.qcow2", other, "c/disk.qcow2")
+    for where, key in ((bucket, "a/disk.qcow2"), (bucket, "b/disk.qcow2"), (other, "c/disk.qcow2")):
+        with store.get_object(where, key) as body:
+            assert body.read() == b"disk bytes"
+    assert store.head_object(other, "c/disk.qcow2").content_type == "application/x-test"
+    with pytest.raises(NoSuchKey):
+        store.copy_object(bucket, "absent", bucket, "d")
+    with pytest.raises(NoSuchBucket):
+        store.copy_object(bucket, "a/disk.qcow2", f"kiln-missing-{secrets.token_hex(6)}", "d")
+    assert store.list_objects(bucket) == ["a/disk.qcow2", "b/disk.qcow2"]
+
+
+def test_s3_copies_big_objects_part_by_part(seaweed: SeaweedServer) -> None:
+    store = s3_store(seaweed, single_copy_limit=5 * MiB)
+    bucket = f"kiln-test-{secrets.token_hex(6)}"
+    store.create_bucket(bucket)
+    size = 12 * MiB + 3
+    store.put_object(bucket, "big", GeneratedStream(size))
+    store.copy_object(bucket, "big", bucket, "copy")
+    digest = hashlib.sha256()
+    with store.get_object(bucket, "copy") as body:
+        while chunk := body.read(MiB):
+            digest.update(chunk)
+    assert digest.hexdigest() == generated_digest(size)
+    assert store.head_object(bucket, "copy").etag.strip('"').endswith("-3")
+    store.close()
+
+
 def test_create_bucket_is_idempotent(store: ObjectStore, bucket: str) -> None:
     assert store.bucket_exists(bucket)
     store.put_object(bucket, "kept", b"x")

@@ -15,6 +15,7 @@ from kiln.amis.stores import ImageStores
 from kiln.core.clock import utcnow
 from kiln.core.errors import ConfigurationError
 from kiln.core.ids import ami_id
+from kiln.objectstore import BucketPrefix
 from kiln.settings import Settings
 from kiln.store.database import Database, sqlite_url
 
@@ -84,18 +85,28 @@ def test_regions_and_image_stores_come_from_the_settings(tmp_path: Path):
     settings = Settings.load(
         environ={
             "KILN_REGIONS": "us-east-1, eu-west-1",
-            "KILN_IMAGE_STORES": f"eu-west-1={tmp_path}/eu",
+            "KILN_IMAGE_STORES": f"eu-west-1={tmp_path}/eu, us-east-1=s3://kiln-amis/us/east/",
         },
         data_dir=tmp_path,
     )
     assert settings.region_names() == {"us-east-1", "eu-west-1"}
-    assert settings.image_store_map() == {"eu-west-1": tmp_path / "eu"}
-    for bad in (
-        {"KILN_REGIONS": "eu-west-1"},  # the serving region is not among them
-        {"KILN_REGIONS": "us-east-1,Mars"},
-        {"KILN_REGIONS": "us-east-1", "KILN_IMAGE_STORES": "eu-west-1=/srv"},
-        {"KILN_IMAGE_STORES": "us-east-1=s3://bucket/amis"},
+    assert settings.image_store_map() == {
+        "eu-west-1": tmp_path / "eu",
+        "us-east-1": BucketPrefix("kiln-amis", "us/east"),
+    }
+    assert Settings.load(
+        environ={"KILN_IMAGE_STORES": "us-east-1=s3://kiln-amis"}, data_dir=tmp_path
+    ).image_store_map() == {"us-east-1": BucketPrefix("kiln-amis", "")}
+    for bad, says in (
+        ({"KILN_REGIONS": "eu-west-1"}, "serving region"),
+        ({"KILN_REGIONS": "us-east-1,Mars"}, "not region names"),
+        ({"KILN_REGIONS": "us-east-1", "KILN_IMAGE_STORES": "eu-west-1=/srv"}, "does not know"),
+        ({"KILN_IMAGE_STORES": "eu-north-9=s3://kiln-amis"}, "does not know"),
+        ({"KILN_IMAGE_STORES": "us-east-1=s3://Kiln_AMIs/x"}, "invalid bucket name 'Kiln_AMIs'"),
+        ({"KILN_IMAGE_STORES": "us-east-1=s3://kiln-amis/a/../b"}, "'..' segment"),
+        ({"KILN_IMAGE_STORES": "us-east-1=s3://"}, "names no bucket"),
+        ({"KILN_IMAGE_STORES": "us-east-1=gs://kiln-amis"}, "neither a directory nor"),
     ):
         loaded = Settings.load(environ=bad, data_dir=tmp_path)
-        with pytest.raises(ConfigurationError):
+        with pytest.raises(ConfigurationError, match=says):
             loaded.image_store_map()
