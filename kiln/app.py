@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from kiln.amis.importer import IMPORTS_FOLDER, remove_abandoned_work
 from kiln.amis.stores import ImageStores
 from kiln.artifacts.containers import ContainerStorage
 from kiln.auth.secretbox import SecretBox
@@ -22,7 +23,7 @@ from kiln.engine.vm_host import QemuBuildHost, RegisteredAmis
 from kiln.engine.vm_routing import ImageTypeRouter
 from kiln.executors.threads import ThreadExecutor
 from kiln.instances.qemu import remove_leftovers as remove_qemu_leftovers
-from kiln.objectstore import ObjectStoreConfig, Resolver
+from kiln.objectstore import environ_resolver
 from kiln.protocol.base import ProtocolHandler
 from kiln.protocol.model import service_model
 from kiln.protocol.query import QueryProtocol
@@ -50,11 +51,7 @@ class Kiln:
         self.tokens = PageTokens(read_or_create_secret(self.data_dir / "pagination.key"))
         self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
         self.regions = settings.region_names()
-        self.objects = Resolver(
-            ObjectStoreConfig.from_environ(
-                os.environ, data_dir=self.data_dir, region=settings.region
-            )
-        )
+        self.objects = environ_resolver(self.data_dir, settings.region)
         self.image_stores = ImageStores.open(
             self.data_dir, settings.image_store_map(), self.objects
         )
@@ -125,6 +122,8 @@ class Kiln:
             with self.database.transaction() as session:
                 for image in vm_imports.fail_interrupted_imports(session):
                     logger.warning("%s: Kiln stopped during its disk import", image)
+            for folder in remove_abandoned_work(self.data_dir / IMPORTS_FOLDER):
+                logger.warning("removed %s, the work of an import Kiln stopped during", folder)
             host = ImageTypeRouter(
                 container=PodmanBuildHost(
                     ContainerStorage.at(settings.containers_dir or self.data_dir / "containers"),

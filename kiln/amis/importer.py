@@ -23,6 +23,7 @@ import logging
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +35,15 @@ from kiln.amis.formats import DiskFormat, DiskFormatError, DiskInfo, import_disk
 from kiln.amis.stores import ImageStores
 from kiln.core.errors import KilnError
 from kiln.core.ids import ami_id as new_ami_id
+from kiln.engine.owners import is_dead, new_owner
 from kiln.objectstore import ObjectStoreError, Resolver
 
 logger = logging.getLogger(__name__)
+IMPORTS_FOLDER = "imports"
+"""Where imports work, under the data directory."""
+WORK_PREFIX = "import-"
+OWNER_FILE = "owner"
+OWNERLESS_GRACE = 60.0
 
 COPY_CHUNK = 1024 * 1024
 Transactions = Callable[[], contextlib.AbstractContextManager[Session]]
@@ -163,8 +170,9 @@ class ImportJob:
 
     def _convert(self, ami: str, disk: str) -> Imported:
         self.work_root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with tempfile.TemporaryDirectory(dir=self.work_root, prefix="import-") as folder:
+        with tempfile.TemporaryDirectory(dir=self.work_root, prefix=WORK_PREFIX) as folder:
             work = Path(folder)
+            (work / OWNER_FILE).write_text(new_owner())
             local = work / "source"
             self._stage("downloading", 10)
             try:
@@ -199,6 +207,28 @@ class ImportJob:
         except Exception:  # the thread has nobody to raise to
             logger.exception("the failed import of s3://%s/%s could not be recorded",
                              self.source.bucket, self.source.key)  # fmt: skip
+
+
+def remove_abandoned_work(work_root: Path) -> list[Path]:
+    """Remove the work folders of imports whose Kiln process died (a restarted Kiln calls
+    this; a folder without an owner is left alone for a minute, its import may be starting)."""
+    removed = []
+    for folder in sorted(work_root.glob(f"{WORK_PREFIX}*")):
+        try:
+            owner: str | None = (folder / OWNER_FILE).read_text().strip()
+        except FileNotFoundError:
+            owner = None
+        except OSError:
+            continue
+        try:
+            young = time.time() - folder.stat().st_mtime < OWNERLESS_GRACE
+        except OSError:
+            continue
+        if (owner is None and young) or (owner is not None and not is_dead(owner)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 def discard(store: ImageStores, disk: str) -> None:

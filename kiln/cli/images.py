@@ -20,7 +20,6 @@ launchable by it.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ from kiln.amis.stores import ImageStores
 from kiln.core.errors import ConfigurationError, KilnError
 from kiln.engine import status
 from kiln.engine.logs import BuildLogs, BuildLogsError, log_root_of
-from kiln.objectstore import ObjectStoreConfig, Resolver
+from kiln.objectstore import environ_resolver
 from kiln.settings import Settings
 from kiln.store import resources
 from kiln.store.database import Database, sqlite_url
@@ -271,9 +270,7 @@ def _ami_disk(settings: Settings, ami_id: str, account: str | None) -> tuple[Pat
 @contextlib.contextmanager
 def image_stores(settings: Settings, data_dir: Path) -> Iterator[ImageStores]:
     """Every region's AMI disk store as a running Kiln opens it (KILN_IMAGE_STORES)."""
-    objects = Resolver(
-        ObjectStoreConfig.from_environ(os.environ, data_dir=data_dir, region=settings.region)
-    )
+    objects = environ_resolver(data_dir, settings.region)
     try:
         yield ImageStores.open(data_dir, settings.image_store_map(), objects)
     finally:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from kiln.objectstore import ObjectStoreConfig, Resolver
+from kiln.objectstore import Resolver, environ_resolver
 from kiln.settings import Settings
 from kiln.toe import (
     Document,
@@ -185,11 +185,7 @@ def _object_store() -> Iterator[Resolver]:
     """S3Download/S3Upload reach Kiln's object store: KILN_S3_* as for `kiln serve`, else the
     data directory's local buckets."""
     settings = Settings.load()
-    resolver = Resolver(
-        ObjectStoreConfig.from_environ(
-            os.environ, data_dir=settings.data_dir, region=settings.region
-        )
-    )
+    resolver = environ_resolver(settings.data_dir, settings.region)
     try:
         yield resolver
     finally:

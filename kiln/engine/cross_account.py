@@ -12,6 +12,11 @@ missing:
 3. its permissions allow what `Ec2ImageBuilderCrossAccountDistributionAccess` allows:
    ec2:CopyImage, ec2:CreateTags, ec2:DescribeImages, ec2:ModifyImageAttribute.
 
+A launch template configuration naming another account changes that account's template
+through the same role (`check_launch_template_target`): steps 1 and 2, then the role must be
+allowed ec2:CreateLaunchTemplateVersion (and ec2:ModifyLaunchTemplate to make the version the
+default) on the template; the managed policy does not grant these.
+
 Lifecycle actions on a copy another account owns go through
 `Ec2ImageBuilderCrossAccountLifecycleAccess` in that account (`check_lifecycle_target`): it
 exists, trusts the service `imagebuilder.amazonaws.com` for this source account and image
@@ -50,6 +55,7 @@ IMAGEBUILDER_SERVICE = "imagebuilder.amazonaws.com"
 SERVICE_LINKED_ROLE = "AWSServiceRoleForImageBuilder"
 SERVICE_LINKED_PATH = "/aws-service-role/imagebuilder.amazonaws.com/"
 ASSUME_ROLE = "sts:AssumeRole"
+LAUNCH_TEMPLATE_ACTIONS = ("ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate")
 REQUIRED_ACTIONS = (
     "ec2:CopyImage",
     "ec2:CreateTags",
@@ -93,6 +99,50 @@ def check_target(
     session: Session, *, source: Principal, target_account: str, region: str
 ) -> CrossAccountDenial | None:
     """None when `source` may distribute into `target_account` through its role."""
+    role = _assumable_role(session, source=source, target_account=target_account)
+    if isinstance(role, CrossAccountDenial):
+        return role
+    missing = _missing_actions(session, role, region)
+    if missing:
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"is not allowed {', '.join(missing)} (granted by {MANAGED_POLICY}; attach it to "
+            "the role)",
+        )
+    return None
+
+
+def check_launch_template_target(
+    session: Session,
+    *,
+    source: Principal,
+    target_account: str,
+    template_arn: str,
+    set_default: bool,
+) -> CrossAccountDenial | None:
+    """None when `source` may give `target_account`'s launch template a new version (and make
+    it the default) through the account's distribution role. Its managed policy does not
+    grant these: the role needs them in a policy of its own."""
+    role = _assumable_role(session, source=source, target_account=target_account)
+    if isinstance(role, CrossAccountDenial):
+        return role
+    wanted = [*LAUNCH_TEMPLATE_ACTIONS[: 2 if set_default else 1]]
+    missing = [a for a in wanted if not role_allows(session, role, action=a, resource=template_arn)]
+    if missing:
+        return CrossAccountDenial(
+            target_account,
+            role.arn,
+            f"is not allowed {', '.join(missing)} on {template_arn} (add a policy allowing "
+            "them to the role)",
+        )
+    return None
+
+
+def _assumable_role(
+    session: Session, *, source: Principal, target_account: str
+) -> IamEntityRow | CrossAccountDenial:
+    """The target account's distribution role, if it exists and `source` may assume it."""
     role_arn = f"arn:aws:iam::{target_account}:role/{CROSS_ACCOUNT_ROLE}"
     role = iam_store.entity(
         session, account=target_account, kind=iam_store.ROLE, name=CROSS_ACCOUNT_ROLE
@@ -116,15 +166,7 @@ def check_target(
     refused = _source_refuses(session, source, role)
     if refused:
         return CrossAccountDenial(target_account, role.arn, refused)
-    missing = _missing_actions(session, role, region)
-    if missing:
-        return CrossAccountDenial(
-            target_account,
-            role.arn,
-            f"is not allowed {', '.join(missing)} (granted by {MANAGED_POLICY}; attach it to "
-            "the role)",
-        )
-    return None
+    return role
 
 
 def check_lifecycle_target(

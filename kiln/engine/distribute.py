@@ -294,12 +294,31 @@ def apply_image_configurations(run: BuildRun) -> dict[str, Any]:
     return {"launchTemplates": applied}
 
 
+def _may_change_template(
+    run: BuildRun, session: Session, region: str, account: str, template: str, default: bool
+) -> None:
+    """Another account's launch template changes only through its distribution role."""
+    principal = cross_account.distributing_principal(
+        session, account=run.account, execution_role=run.plan.execution_role
+    )
+    denial = cross_account.check_launch_template_target(
+        session, source=principal, target_account=account,
+        template_arn=f"arn:aws:ec2:{region}:{account}:launch-template/{template}",
+        set_default=default,
+    )  # fmt: skip
+    if denial is not None:
+        raise BuildError(denial.message)
+
+
 def _launch_template(
     run: BuildRun, region: str, ami: Ami, configuration: Mapping[str, Any]
 ) -> dict[str, Any]:
     template = str(configuration.get("launchTemplateId"))
+    set_default = configuration.get("setDefaultVersion") is not False
     try:
         with run.database.transaction() as session:
+            if ami.account != run.account:
+                _may_change_template(run, session, region, ami.account, template, set_default)
             version = apply_launch_template_configuration(
                 session,
                 account=ami.account,
@@ -307,7 +326,7 @@ def _launch_template(
                 launch_template_id=template,
                 ami_id=ami.ami_id,
                 # Image Builder treats an unset setDefaultVersion as true.
-                set_default=configuration.get("setDefaultVersion") is not False,
+                set_default=set_default,
                 now=utcnow(),
             )
     except ClientError as exc:

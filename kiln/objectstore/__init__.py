@@ -22,7 +22,13 @@ from kiln.objectstore.errors import (
 )
 from kiln.objectstore.local import LocalDirectoryStore
 from kiln.objectstore.port import ObjectInfo, ObjectStore
-from kiln.objectstore.resolver import DOCUMENT_LIMIT, Resolver, open_backend, read_uri
+from kiln.objectstore.resolver import (
+    DOCUMENT_LIMIT,
+    Resolver,
+    environ_resolver,
+    open_backend,
+    read_uri,
+)
 from kiln.objectstore.s3 import S3Store
 from kiln.objectstore.uri import BucketPrefix, format_s3_uri, parse_s3_prefix, parse_s3_uri
 
@@ -43,6 +49,7 @@ __all__ = [
     "Resolver",
     "S3Backend",
     "S3Store",
+    "environ_resolver",
     "format_s3_uri",
     "open_backend",
     "parse_s3_prefix",

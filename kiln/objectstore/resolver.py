@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO
 
 from kiln.objectstore.config import Backend, LocalBackend, ObjectStoreConfig
@@ -69,6 +71,11 @@ class Resolver:
         for store in stores:
             if isinstance(store, S3Store):
                 store.close()
+
+
+def environ_resolver(data_dir: Path, region: str) -> Resolver:
+    """The resolver a Kiln process uses: KILN_S3_* from the environment, else local buckets."""
+    return Resolver(ObjectStoreConfig.from_environ(os.environ, data_dir=data_dir, region=region))
 
 
 def read_uri(uri: str, resolver: Resolver, *, max_bytes: int = DOCUMENT_LIMIT) -> bytes:

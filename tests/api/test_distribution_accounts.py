@@ -339,3 +339,64 @@ def test_distribute_image_refuses_what_it_cannot_distribute(world: World) -> Non
             sourceImage=foreign, distributionConfigurationArn=a_configuration,
             executionRole=a_role,
         )  # fmt: skip
+
+
+def test_a_target_accounts_launch_template_changes_only_through_its_role(world: World) -> None:
+    s, a = world.source, world.a
+    ib = world.client(s)
+    _cross_account_role(world, a, trusts=s.account)  # the managed policy: no launch templates
+    a_ec2 = world.client(a, "ec2", region="eu-west-1")
+    template = a_ec2.create_launch_template(
+        LaunchTemplateName="web", LaunchTemplateData={"InstanceType": "t3.small"}
+    )["LaunchTemplate"]["LaunchTemplateId"]
+    configuration = ib.create_distribution_configuration(
+        name="web",
+        distributions=[
+            {
+                "region": "eu-west-1",
+                "amiDistributionConfiguration": {"targetAccountIds": [a.account]},
+                "launchTemplateConfigurations": [
+                    {"launchTemplateId": template, "accountId": a.account}
+                ],
+            }
+        ],
+    )["distributionConfigurationArn"]
+    arn = ib.distribute_image(
+        sourceImage=_source_ami(world),
+        distributionConfigurationArn=configuration,
+        executionRole=_execution_role(world),
+    )["imageBuildVersionArn"]
+
+    failed = _wait(ib, arn, {"FAILED", "AVAILABLE"})
+    assert failed["state"]["status"] == "FAILED"
+    reason = failed["state"]["reason"]
+    assert f"arn:aws:iam::{a.account}:role/{ROLE}" in reason
+    assert "ec2:CreateLaunchTemplateVersion, ec2:ModifyLaunchTemplate" in reason
+    assert f"launch-template/{template}" in reason
+    [untouched] = a_ec2.describe_launch_templates(LaunchTemplateIds=[template])["LaunchTemplates"]
+    assert (untouched["DefaultVersionNumber"], untouched["LatestVersionNumber"]) == (1, 1)
+
+    allow = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["ec2:CreateLaunchTemplateVersion", "ec2:ModifyLaunchTemplate"],
+                "Resource": f"arn:aws:ec2:*:{a.account}:launch-template/*",
+            }
+        ],
+    }
+    world.client(a, "iam").put_role_policy(
+        RoleName=ROLE, PolicyName="launch-templates", PolicyDocument=json.dumps(allow)
+    )
+    ib.retry_image(imageBuildVersionArn=arn)
+    done = _wait(ib, arn, {"FAILED", "AVAILABLE"})
+    assert done["state"]["status"] == "AVAILABLE", done["state"]
+    copy = _by_owner(done)[("eu-west-1", a.account)]
+    [changed] = a_ec2.describe_launch_templates(LaunchTemplateIds=[template])["LaunchTemplates"]
+    assert (changed["DefaultVersionNumber"], changed["LatestVersionNumber"]) == (2, 2)
+    [default] = a_ec2.describe_launch_template_versions(
+        LaunchTemplateId=template, Versions=["$Default"]
+    )["LaunchTemplateVersions"]
+    assert default["LaunchTemplateData"]["ImageId"] == copy
+    assert default["LaunchTemplateData"]["InstanceType"] == "t3.small"

@@ -85,6 +85,10 @@ def test_disable_makes_the_ami_private_and_enable_restores_it(kiln, ec2, other):
     assert error_of(theirs.describe_images, ImageIds=[ami])["Code"] == "InvalidAMIID.NotFound"
     copy = error_of(ec2.copy_image, SourceImageId=ami, SourceRegion=REGION, Name="copy")
     assert copy["Code"] == "InvalidAMIID.Unavailable"
+    share = error_of(
+        ec2.modify_image_attribute, ImageId=ami, LaunchPermission={"Add": [{"Group": "all"}]}
+    )
+    assert share["Code"] == "InvalidAMIID.Unavailable" and "can't be shared" in share["Message"]
 
     assert ec2.enable_image(ImageId=ami)["Return"] is True
     [image] = ec2.describe_images(ImageIds=[ami])["Images"]

@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from kiln.amis import registry
-from kiln.amis.registry import Ami
+from kiln.amis.registry import DISABLED, Ami
 from kiln.services.context import RequestContext
 from kiln.services.ec2.ami_access import dry_run, find_owned, find_visible, image_stores
 from kiln.services.ec2.errors import (
     InvalidAMIAttributeItemValue,
+    InvalidAMIIDUnavailable,
     InvalidParameterCombination,
     InvalidParameterValue,
     MissingParameter,
@@ -114,6 +115,11 @@ def modify_image_attribute(ctx: RequestContext, params: dict[str, Any]) -> dict[
         )
     if imds is not None and imds != "v2.0":
         raise InvalidParameterValue(f"Value ({imds}) for parameter ImdsSupport is invalid.")
+    if add and ami.state == DISABLED:
+        raise InvalidAMIIDUnavailable(
+            f"The image '{ami.ami_id}' is disabled: a disabled AMI can't be shared "
+            "(enable it first with EnableImage)."
+        )
     dry_run(params)
     changes: dict[str, Any] = {}
     if add or remove:

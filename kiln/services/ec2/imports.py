@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from kiln.amis import registry
 from kiln.amis.formats import DiskFormat, DiskFormatError, parse_format
 from kiln.amis.importer import (
+    IMPORTS_FOLDER,
     DiskSource,
     Failure,
     Imported,
@@ -121,7 +122,7 @@ def import_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         transactions=transactions_of(ctx.session),
         objects=ctx.objects,
         stores=image_stores(ctx),
-        work_root=ctx.data_dir / "imports",
+        work_root=ctx.data_dir / IMPORTS_FOLDER,
         region=ctx.region,
         source=source,
         moves=_TaskMoves(arn, ctx.scope).moves(),

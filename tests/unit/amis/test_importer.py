@@ -5,7 +5,10 @@ end the row through them, removing whatever disk it added)."""
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +20,18 @@ from kiln import process
 from kiln.amis.disks import DirectoryStore
 from kiln.amis.formats import DiskFormat, UnsafeDiskError
 from kiln.amis.importer import (
+    OWNER_FILE,
+    WORK_PREFIX,
     DiskSource,
     Failure,
     Imported,
     ImportFailedError,
     ImportJob,
     StatusMoves,
+    remove_abandoned_work,
 )
 from kiln.amis.stores import ImageStores
+from kiln.engine.owners import new_owner
 from kiln.objectstore import ObjectStoreConfig, Resolver
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is missing")
@@ -224,3 +231,24 @@ def test_a_store_that_refuses_the_disk_fails_the_import(world: World) -> None:
     assert not failure.refused and "refused the upload" in str(failure.error)
     assert moves.completed == []
     assert world.work_files() == []
+
+
+def test_a_restarted_kiln_removes_the_work_of_imports_whose_process_died(tmp_path: Path) -> None:
+    root = tmp_path / "imports"
+    dead = root / f"{WORK_PREFIX}dead"
+    alive = root / f"{WORK_PREFIX}alive"
+    starting = root / f"{WORK_PREFIX}starting"
+    stale = root / f"{WORK_PREFIX}stale"
+    for folder in (dead, alive, starting, stale):
+        folder.mkdir(parents=True)
+        (folder / "source").write_bytes(MARK)
+    child = subprocess.Popen(["true"])
+    child.wait()
+    (dead / OWNER_FILE).write_text(new_owner(child.pid))
+    (alive / OWNER_FILE).write_text(new_owner())
+    old = time.time() - 3600
+    os.utime(stale, (old, old))  # no owner, and too old to be an import that is starting
+
+    assert remove_abandoned_work(root) == [dead, stale]
+    assert alive.is_dir() and starting.is_dir()
+    assert not dead.exists() and not stale.exists()
