@@ -5,8 +5,6 @@ shared between two accounts, copied between regions, tagged, deregistered; IAM o
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from typing import Any
 
 import pytest
@@ -21,6 +19,7 @@ from kiln.core.clock import utcnow
 from kiln.core.ids import ami_id as new_ami_id
 from kiln.settings import Settings
 from kiln.store.engine_schema import WorkItemRow
+from tests.api.disk_files import require_qemu_img
 from tests.api.factories import add_image
 from tests.conftest import client_for, make_instance_profile
 
@@ -31,11 +30,7 @@ MANAGED = "arn:aws:iam::aws:policy/"
 
 @pytest.fixture(scope="module", autouse=True)
 def _qemu_img() -> None:
-    if shutil.which("qemu-img") is None:
-        reason = "qemu-img is not installed (scripts/debian-packages.txt)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_qemu_img()
 
 
 def make_disk(kiln: Kiln, region: str, ami: str, size: str = "1G") -> str:

@@ -5,8 +5,6 @@ store, DeregisterImage deletes the object; a bucket that does not exist stops Ki
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from kiln.core.clock import utcnow
 from kiln.core.errors import ConfigurationError
 from kiln.core.ids import ami_id as new_ami_id
 from kiln.settings import Settings
+from tests.api.disk_files import require_qemu_img
 from tests.conftest import client_for
 
 EAST, WEST = "us-east-1", "eu-west-1"
@@ -30,11 +29,7 @@ PREFIX = "west"
 
 @pytest.fixture(scope="module", autouse=True)
 def _qemu_img() -> None:
-    if shutil.which("qemu-img") is None:
-        reason = "qemu-img is not installed (scripts/debian-packages.txt)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_qemu_img()
 
 
 def settings(data_dir: Path, stores: str) -> Settings:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import tarfile
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from kiln.amis.formats import (
     inspect_disk,
     parse_format,
 )
+from tests.api.disk_files import require_qemu_img
 
 MIB = 1024 * 1024
 MARK = b"kiln-disk-marker\n"
@@ -28,11 +27,7 @@ MARK = b"kiln-disk-marker\n"
 
 @pytest.fixture(autouse=True)
 def _qemu_img() -> None:
-    if shutil.which("qemu-img") is None:
-        reason = "qemu-img is not installed (scripts/debian-packages.txt)"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_qemu_img()
 
 
 def _raw(path: Path, size: int = 4 * MIB) -> Path:
