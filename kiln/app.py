@@ -53,7 +53,10 @@ class Kiln:
         self.regions = settings.region_names()
         self.objects = environ_resolver(self.data_dir, settings.region)
         self.image_stores = ImageStores.open(
-            self.data_dir, settings.image_store_map(), self.objects
+            self.data_dir,
+            settings.image_store_map(),
+            self.objects,
+            cache_limit=settings.image_cache_bytes(),
         )
         self.seeded_regions: set[str] = set()
         self.executor: ThreadExecutor | None = None

@@ -58,6 +58,12 @@ SETTINGS = (
         "as KILN_S3_ENDPOINT / KILN_S3_BUCKETS say; its disks are cached under "
         "<data_dir>/amis-cache); a region without one keeps its disks under <data_dir>/amis",
     ),
+    Setting(
+        "image_cache_gib",
+        "KILN_IMAGE_CACHE_GIB",
+        "GiB of AMI disks from bucket image stores kept on local disk, per bucket; the least "
+        "recently used go first [64]",
+    ),
 )
 
 
@@ -73,6 +79,7 @@ class Settings:
     build_workers: int = 2
     regions: str | None = None
     image_stores: str | None = None
+    image_cache_gib: int = 64
 
     def region_names(self) -> frozenset[str]:
         """KILN_REGIONS (or the standard table); the serving region must be one of them."""
@@ -92,6 +99,15 @@ class Settings:
                 hint=f"add it to KILN_REGIONS or set KILN_REGION to one of {sorted(names)[:5]}",
             )
         return names
+
+    def image_cache_bytes(self) -> int:
+        """KILN_IMAGE_CACHE_GIB in bytes (at least 1 GiB)."""
+        if self.image_cache_gib < 1:
+            raise ConfigurationError(
+                f"KILN_IMAGE_CACHE_GIB must be at least 1, not {self.image_cache_gib}",
+                hint="example: KILN_IMAGE_CACHE_GIB=64",
+            )
+        return self.image_cache_gib * 1024**3
 
     def image_store_map(self) -> dict[str, Path | BucketPrefix]:
         """KILN_IMAGE_STORES as {region: directory or s3:// bucket and prefix}, each region a
@@ -125,7 +141,7 @@ class Settings:
             values["data_dir"] = Path(values["data_dir"]).expanduser()
         if "containers_dir" in values:
             values["containers_dir"] = Path(values["containers_dir"]).expanduser()
-        for number in ("port", "build_workers"):
+        for number in ("port", "build_workers", "image_cache_gib"):
             if number in values:
                 try:
                     values[number] = int(values[number])

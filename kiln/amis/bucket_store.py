@@ -11,6 +11,11 @@ hard-links the source into the cache when it can); `copy_object_from` copies fro
 bucket store on the same server without a download; `remove` deletes object and cache entry.
 
 Disks are immutable, so a header read once (`read_head`, a ranged GET) is remembered.
+
+The cache of a bucket is bounded (`cache_limit` bytes): after a fetch or an upload, the entries
+used least recently (`path` marks an entry used) are removed until the cache fits, never the
+entry just made. A VM booted over an evicted entry keeps reading it (the file stays open); the
+next use fetches it again.
 """
 
 from __future__ import annotations
@@ -38,10 +43,20 @@ HEAD_MEMO = 64
 class BucketStore:
     """Disks as objects: `s3://<bucket>/<prefix>/<region>/<ami>.qcow2`, cached under `cache`."""
 
-    def __init__(self, objects: ObjectStore, bucket: str, prefix: str, cache: Path) -> None:
+    def __init__(
+        self,
+        objects: ObjectStore,
+        bucket: str,
+        prefix: str,
+        cache: Path,
+        *,
+        cache_limit: int | None = None,
+    ) -> None:
         self.objects = objects
         self.place = BucketPrefix(bucket, prefix.strip("/"))
         self.cache = cache
+        self.cache_limit = cache_limit
+        """Bytes of fetched disks kept under `cache`; None: no bound."""
         self._heads: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
@@ -92,6 +107,7 @@ class BucketStore:
         target = self.cached(disk)
         wanted = self._stored_size(disk)
         if _size(target) == wanted:
+            _mark_used(target)
             return target
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +116,7 @@ class BucketStore:
                     self._fetch(disk, target)
         except OSError as exc:
             raise self._error(disk, f"could not be cached in {target.parent}", exc) from exc
+        self.evict(keep=target)
         return target
 
     def _stored_size(self, disk: str) -> int:
@@ -137,6 +154,7 @@ class BucketStore:
                 os.replace(source, target)
         except OSError:  # another filesystem: the object is stored, the file is not needed
             source.unlink(missing_ok=True)
+        self.evict(keep=target)
 
     def copy_from(self, source: Path, disk: str) -> None:
         self._upload(source, disk)
@@ -146,6 +164,7 @@ class BucketStore:
             with _locked(target), _partial(target) as partial:
                 os.link(source, partial)
                 os.replace(partial, target)
+        self.evict(keep=target)
 
     def copy_object_from(self, source: BucketStore, disk: str, name: str) -> None:
         """Store `disk` of `source` as `name` by a server-side copy (`source` must use the same
@@ -188,6 +207,32 @@ class BucketStore:
                 target.unlink(missing_ok=True)
             target.with_name(f".{target.name}.lock").unlink(missing_ok=True)
 
+    def evict(self, *, keep: Path | None = None) -> list[Path]:
+        """Remove the least recently used cache entries until the cache fits its limit."""
+        if self.cache_limit is None:
+            return []
+        entries = []
+        for path in self.cache.rglob("*.qcow2"):
+            try:
+                stat = path.stat()
+            except OSError:
+                continue
+            entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        removed = []
+        for _, size, path in sorted(entries):
+            if total <= self.cache_limit:
+                break
+            if path == keep:
+                continue
+            with contextlib.suppress(OSError), _locked(path):
+                path.unlink()
+                total -= size
+                removed.append(path)
+        if removed:
+            logger.info("evicted %d cached disks from %s", len(removed), self.cache)
+        return removed
+
     def _error(self, disk: str, what: str, exc: Exception) -> ImageStoreError:
         return ImageStoreError(f"the disk {self.uri(disk)} {what}: {exc}")
 
@@ -197,6 +242,12 @@ def _size(path: Path) -> int | None:
         return path.stat().st_size
     except OSError:
         return None
+
+
+def _mark_used(path: Path) -> None:
+    """The cache's recency: an entry's modification time is its last use."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
 
 
 @contextlib.contextmanager

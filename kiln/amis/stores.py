@@ -42,9 +42,11 @@ class ImageStores:
         data_dir: Path,
         locations: Mapping[str, Path | BucketPrefix],
         objects: Resolver,
+        *,
+        cache_limit: int | None = None,
     ) -> ImageStores:
         """The stores KILN_IMAGE_STORES names: a directory, or a bucket that must exist,
-        cached under `<data_dir>/amis-cache/<bucket>`."""
+        cached under `<data_dir>/amis-cache/<bucket>` (at most `cache_limit` bytes each)."""
         regions: dict[str, DiskStore] = {}
         for region, location in locations.items():
             if isinstance(location, Path):
@@ -67,7 +69,9 @@ class ImageStores:
                     "KILN_S3_ENDPOINT / KILN_S3_BUCKETS say which server holds it",
                 )
             cache = data_dir / CACHE_FOLDER / location.bucket
-            regions[region] = BucketStore(backend, location.bucket, location.prefix, cache)
+            regions[region] = BucketStore(
+                backend, location.bucket, location.prefix, cache, cache_limit=cache_limit
+            )
         return cls.under(data_dir, regions)
 
     def for_region(self, region: str) -> DiskStore:

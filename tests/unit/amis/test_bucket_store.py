@@ -4,6 +4,7 @@ with their cache entry; ImageStores copies between directory and bucket regions 
 
 from __future__ import annotations
 
+import os
 import struct
 import threading
 from pathlib import Path
@@ -20,6 +21,7 @@ from kiln.core.errors import ConfigurationError
 from kiln.core.ids import ami_id
 from kiln.objectstore import BucketPrefix, LocalDirectoryStore, ObjectStoreConfig, Resolver
 from kiln.services.ec2.image_shapes import volume_gib
+from kiln.settings import Settings
 
 BUCKET = "kiln-amis"
 GIB = 1024**3
@@ -216,3 +218,30 @@ def test_a_copy_between_bucket_regions_on_one_server_is_server_side(objects, tmp
     elsewhere = BucketStore(LocalDirectoryStore(tmp_path / "other"), BUCKET, "", tmp_path / "c")
     with pytest.raises(ImageStoreError, match="different servers"):
         elsewhere.copy_object_from(west, source, stores.relative("eu-west-1", ami_id()))
+
+
+def test_the_cache_keeps_its_limit_evicting_the_least_recently_used(objects, tmp_path):
+    store = BucketStore(objects, BUCKET, "amis", tmp_path / "cache", cache_limit=250)
+    disks = [f"eu-west-1/{ami_id()}.qcow2" for _ in range(3)]
+    for disk in disks:
+        objects.put_object(BUCKET, f"amis/{disk}", bytes(100))
+    first_path, second_path = (store.path(disk) for disk in disks[:2])
+    old = 1_000_000_000
+    os.utime(first_path, (old, old))
+    os.utime(second_path, (old + 10, old + 10))
+    assert store.path(disks[0]) == first_path  # a use makes it the most recent
+    third_path = store.path(disks[2])  # 300 bytes > 250: the least recently used goes
+    assert third_path.is_file() and first_path.is_file() and not second_path.exists()
+    assert objects.downloads == 3
+    assert store.path(disks[1]).read_bytes() == bytes(100)  # fetched again on its next use
+    assert objects.downloads == 4
+    cached = sorted(tmp_path.joinpath("cache").rglob("*.qcow2"))
+    assert sum(path.stat().st_size for path in cached) <= 250
+
+
+def test_the_cache_limit_comes_from_the_settings(tmp_path):
+    with pytest.raises(ConfigurationError, match="KILN_IMAGE_CACHE_GIB"):
+        Settings.load(environ={"KILN_IMAGE_CACHE_GIB": "0"}, data_dir=tmp_path).image_cache_bytes()
+    assert Settings.load(environ={}, data_dir=tmp_path).image_cache_bytes() == 64 * GIB
+    loaded = Settings.load(environ={"KILN_IMAGE_CACHE_GIB": "2"}, data_dir=tmp_path)
+    assert loaded.image_cache_bytes() == 2 * GIB
