@@ -33,12 +33,11 @@ from kiln.amis.importer import (
 from kiln.amis.stores import ImageStores
 from kiln.engine.owners import new_owner
 from kiln.objectstore import ObjectStoreConfig, Resolver
+from tests.api.disk_files import MARK, MIB, disk_file
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img is missing")
 
 BUCKET = "disks"
-MIB = 1024 * 1024
-MARK = b"kiln-unit-import\n"
 
 
 class UploadOnlyStore(DirectoryStore):
@@ -140,23 +139,10 @@ def world(tmp_path: Path) -> Iterator[World]:
         objects.close()
 
 
-def marked_disk(folder: Path, driver: str = "raw") -> Path:
-    raw = folder / "marked.raw"
-    with raw.open("wb") as handle:
-        handle.truncate(4 * MIB)
-        handle.seek(MIB)
-        handle.write(MARK)
-    if driver == "raw":
-        return raw
-    out = folder / f"marked.{driver}"
-    process.run(["qemu-img", "convert", "-f", "raw", "-O", driver, str(raw), str(out)])
-    return out
-
-
 def test_a_disk_is_converted_in_the_work_folder_and_added_to_the_regions_store(
     world: World,
 ) -> None:
-    world.upload("web.vmdk", marked_disk(world.scratch, "vmdk"))
+    world.upload("web.vmdk", disk_file(world.scratch, "vmdk"))
     moves = Moves()
     world.job("web.vmdk", moves).run()
     assert moves.failures == []
@@ -175,7 +161,7 @@ def test_a_disk_is_converted_in_the_work_folder_and_added_to_the_regions_store(
 
 
 def test_a_row_that_no_longer_wants_the_disk_gets_it_removed(world: World) -> None:
-    world.upload("a.raw", marked_disk(world.scratch))
+    world.upload("a.raw", disk_file(world.scratch))
     moves = Moves(wanted=False)
     world.job("a.raw", moves).run()
     (imported,) = moves.completed
@@ -212,7 +198,7 @@ def test_a_disk_naming_a_host_file_is_refused_before_conversion(world: World) ->
 
 
 def test_a_failed_registration_is_kilns_failure_and_removes_the_disk(world: World) -> None:
-    world.upload("a.raw", marked_disk(world.scratch))
+    world.upload("a.raw", disk_file(world.scratch))
     moves = Moves(raises=RuntimeError("the database went away"))
     world.job("a.raw", moves).run()
     (failure,) = moves.failures
@@ -223,7 +209,7 @@ def test_a_failed_registration_is_kilns_failure_and_removes_the_disk(world: Worl
 
 
 def test_a_store_that_refuses_the_disk_fails_the_import(world: World) -> None:
-    world.upload("a.raw", marked_disk(world.scratch))
+    world.upload("a.raw", disk_file(world.scratch))
     world.store.fail_add = True
     moves = Moves()
     world.job("a.raw", moves).run()
