@@ -135,7 +135,9 @@ def kiln_builds(runs: int, registry: RegistryServer, work: Path) -> list[float]:
     return times
 
 
-def buildah_builds(runs: int, registry: RegistryServer, work: Path, storage: ContainerStorage):
+def buildah_builds(
+    runs: int, registry: RegistryServer, work: Path, storage: ContainerStorage
+) -> list[float]:
     context = work / "context"
     context.mkdir()
     (context / "Containerfile").write_text(DOCKERFILE)

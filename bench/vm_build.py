@@ -36,13 +36,13 @@ import boto3
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from kiln.amis import registry as ami_registry
 from kiln.app import Kiln
 from kiln.artifacts.apt_sources import DebianMirror
 from kiln.artifacts.vm_agent import fetch_debs, guest_codename
 from kiln.artifacts.vm_mount import mounted_root, raw_view
 from kiln.artifacts.vmdisk import BaseDisk, ensure_base_disk
 from kiln.cli.serving import background_server
-from kiln.engine.vm_host import AmiStore
 from kiln.instances.qemu_probe import ACCEL_ENV, Accelerator, accelerator
 from kiln.instances.types import resource_limits
 from kiln.process import run, stream
@@ -250,10 +250,12 @@ def kiln_builds(runs: int, tests: bool, work: Path) -> list[Run]:
                 if image["state"]["status"] != "AVAILABLE":
                     raise SystemExit(f"Kiln build ended {image['state']}")
                 times.append((time.monotonic() - started, os.getloadavg()[1]))
-                ami = AmiStore(data_dir / "amis").find(image["outputResources"]["amis"][0]["image"])
+                built = image["outputResources"]["amis"][0]["image"]
+                with kiln.database.transaction() as db:
+                    ami = ami_registry.get(db, built)
                 if ami is None:
-                    raise SystemExit(f"Kiln's AMI of {arn} is not in its AMI store")
-                check_output(ami.disk, work / f"check-kiln-{number}")
+                    raise SystemExit(f"Kiln's AMI {built} of {arn} is not registered")
+                check_output(kiln.image_stores.path(ami.disk), work / f"check-kiln-{number}")
     finally:
         kiln.close()
     return times

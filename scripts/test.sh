@@ -5,7 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/install.sh"
 cd "$root"
-.venv/bin/ruff format --check kiln tests
-.venv/bin/ruff check kiln tests
+.venv/bin/ruff format --check kiln tests bench
+.venv/bin/ruff check kiln tests bench
 .venv/bin/mypy
 exec .venv/bin/pytest "$@"
