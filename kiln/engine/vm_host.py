@@ -4,9 +4,10 @@ Parents and outputs are qcow2 disks:
 
 - `arn:aws:imagebuilder:REGION:aws:image/debian-12-x86/x.x.x` → Kiln's managed Debian base disk
   (`kiln.artifacts.vmdisk.ensure_base_disk`, cached under `store_dir`);
-- an `ami-…` id, or the ARN of an image Kiln built → the AMI's row in the registry (`amis`,
-  an `AmiLookup`; the image's AMI in the ARN's region) and its disk in that region's image store
-  (`stores.path(row.disk)`, a local file even when the store is a bucket).
+- an `ami-…` id → the AMI's row in the registry (`amis`, an `AmiLookup`) and its disk in that
+  region's image store (`stores.path(row.disk)`, a local file even when the store is a bucket).
+  The ARN of an image Kiln built arrives here as its AMI id: the build request resolved it
+  (kiln.services.imagebuilder.recipe_parents.build_parent, with the launch permissions).
 
 `commit` is CreateImage for a VM: the guest is shut down cleanly, the agent Kiln installed is
 purged, the overlay is flattened into a compressed qcow2 (`qemu-img convert -c`) in
@@ -39,10 +40,9 @@ from typing import Any, Protocol
 from kiln import process
 from kiln.amis import registry
 from kiln.amis.disks import ImageStoreError
-from kiln.amis.registry import AMI_ID, AVAILABLE, Ami
+from kiln.amis.registry import AMI_ID, Ami
 from kiln.amis.stores import ImageStores
 from kiln.artifacts.vmdisk import ensure_base_disk
-from kiln.core.arn import Arn, ArnError
 from kiln.core.errors import BuildError
 from kiln.engine.host import PublishTarget
 from kiln.instances.base import Instance, LaunchSpec
@@ -65,10 +65,6 @@ class AmiLookup(Protocol):
 
     def get(self, ami_id: str) -> Ami | None: ...
 
-    def of_image(self, image_arn: str) -> list[Ami]:
-        """The AMIs an image produced, oldest first."""
-        ...
-
 
 @dataclass(frozen=True)
 class RegisteredAmis:
@@ -80,25 +76,10 @@ class RegisteredAmis:
         with self.database.transaction() as session:
             return registry.get(session, ami_id)
 
-    def of_image(self, image_arn: str) -> list[Ami]:
-        with self.database.transaction() as session:
-            return registry.of_image(session, image_arn)
-
 
 def ami_attributes(changes: Sequence[str]) -> dict[str, str]:
     """The `key=value` attributes the engine hands to commit."""
     return dict(item.split("=", 1) for item in changes if "=" in item)
-
-
-def built_ami(amis: Sequence[Ami], image_arn: str) -> Ami | None:
-    """The AMI an image built in its own region: the building account's, else any there."""
-    try:
-        arn = Arn.parse(image_arn)
-    except ArnError:
-        return None
-    there = [a for a in amis if a.region == arn.region and a.state == AVAILABLE]
-    own = [a for a in there if a.account == arn.account and a.source_ami is None]
-    return next(iter(own or there), None)
 
 
 class QemuBuildHost:
@@ -145,10 +126,7 @@ class QemuBuildHost:
         managed = MANAGED_PARENT.match(reference)
         if managed:
             return str(ensure_base_disk(self.store_dir, managed.group(1)).path)
-        if AMI_ID.match(reference):
-            found = self.amis.get(reference)
-        else:
-            found = built_ami(self.amis.of_image(reference), reference)
+        found = self.amis.get(reference) if AMI_ID.match(reference) else None
         if found is not None:
             return found.ami_id
         raise AmiNotFoundError(
