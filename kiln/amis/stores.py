@@ -15,14 +15,20 @@ image stores, so a mistyped name fails at once instead of filling a new bucket.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
 from kiln.amis.bucket_store import BucketStore
-from kiln.amis.disks import DirectoryStore, DiskStore, check_disk, disk_name
+from kiln.amis.disks import DirectoryStore, DiskStore, ImageStoreError, check_disk, disk_name
 from kiln.core.errors import ConfigurationError
 from kiln.objectstore import BucketPrefix, ObjectStoreError, Resolver
+
+logger = logging.getLogger(__name__)
 
 CACHE_FOLDER = "amis-cache"
 
@@ -119,3 +125,16 @@ class ImageStores:
 
     def remove(self, disk: str) -> None:
         self.of_disk(disk).remove(disk)
+
+
+def remove_after_commit(session: Session, stores: ImageStores, disk: str) -> None:
+    """Remove the disk of a deregistered AMI once `session`'s transaction commits (never if it
+    rolls back). The row is gone by then, so a failure is logged, not raised."""
+
+    def remove(_session: Session) -> None:
+        try:
+            stores.remove(disk)
+        except (ImageStoreError, OSError):
+            logger.exception("the disk %s of a deregistered AMI could not be removed", disk)
+
+    event.listen(session, "after_commit", remove, once=True)

@@ -10,7 +10,6 @@ disk is removed again if the request's transaction rolls back.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -19,13 +18,12 @@ from kiln.amis import registry
 from kiln.amis.copies import copy_ami
 from kiln.amis.disks import ImageStoreError
 from kiln.amis.registry import AVAILABLE, Ami, DuplicateAmiNameError
-from kiln.amis.stores import ImageStores
+from kiln.amis.stores import remove_after_commit
 from kiln.core.regions import is_known_region
 from kiln.services.context import RequestContext
 from kiln.services.ec2 import filters, paging
 from kiln.services.ec2.ami_access import (
     AMAZON_OWNER,
-    after_commit,
     after_rollback,
     check_ami_id,
     dry_run,
@@ -47,8 +45,6 @@ from kiln.services.ec2.errors import (
 )
 from kiln.services.ec2.image_shapes import image_view
 from kiln.services.ec2.tags import checked_total, tag_map
-
-logger = logging.getLogger(__name__)
 
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 AMI_NAME = re.compile(r"^[a-zA-Z0-9()\[\] ./\-'@_]{3,128}$")
@@ -196,17 +192,8 @@ def deregister_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, A
     dry_run(params)
     disk = registry.deregister(ctx.session, ami.ami_id)
     if disk is not None:
-        stores = image_stores(ctx)
-        after_commit(ctx, lambda: _remove_disk(stores, disk))
+        remove_after_commit(ctx.session, image_stores(ctx), disk)
     return {"Return": True}
-
-
-def _remove_disk(stores: ImageStores, disk: str) -> None:
-    """The disk of a deregistered AMI; the row is gone, so a failure is only logged."""
-    try:
-        stores.remove(disk)
-    except (ImageStoreError, OSError):
-        logger.exception("the disk %s of a deregistered AMI could not be removed", disk)
 
 
 # -- CopyImage ---------------------------------------------------------------------------------

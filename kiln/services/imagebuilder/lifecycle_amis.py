@@ -33,12 +33,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from kiln.amis import registry
 from kiln.amis.registry import DISABLED, Ami
-from kiln.amis.stores import ImageStores
+from kiln.amis.stores import ImageStores, remove_after_commit
 from kiln.engine.cross_account import (
     LIFECYCLE_POLICY,
     check_lifecycle_target,
@@ -170,14 +169,7 @@ def _apply(
     else:
         disk = registry.deregister(session, ami.ami_id)
         if disk is not None and who.images is not None:
-            _remove_after_commit(session, who.images, disk)
-
-
-def _remove_after_commit(session: Session, images: ImageStores, disk: str) -> None:
-    def remove(_session: Session) -> None:
-        images.remove(disk)
-
-    event.listen(session, "after_commit", remove, once=True)
+            remove_after_commit(session, who.images, disk)
 
 
 def start_record(
