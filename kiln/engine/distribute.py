@@ -46,10 +46,6 @@ CREATED_BY = {"CreatedBy": "EC2 Image Builder"}
 BUILDER_ARN_TAG = "Ec2ImageBuilderArn"
 
 
-def image_stores(run: BuildRun) -> ImageStores:
-    return run.config.stores()
-
-
 def targets(run: BuildRun) -> tuple[AmiTarget, ...]:
     """The plan's regions; without a distribution configuration, the build region alone."""
     return run.plan.ami_targets or (AmiTarget(region=run.region),)
@@ -60,7 +56,7 @@ def targets(run: BuildRun) -> tuple[AmiTarget, ...]:
 
 def distribute_amis(run: BuildRun) -> dict[str, Any]:
     source = _source(run)
-    stores = image_stores(run)
+    stores = run.config.stores()
     when = build_date(run)
     made: list[dict[str, Any]] = []
     exports: list[dict[str, Any]] = []

@@ -102,6 +102,12 @@ def image_stores(ctx: RequestContext) -> ImageStores:
     return ImageStores.under(ctx.data_dir)
 
 
+def known_image_stores(ctx: RequestContext) -> ImageStores | None:
+    """The image stores when the request has any (a context made without a data directory,
+    as some unit tests make, has none: sizes are then estimated, disks left alone)."""
+    return image_stores(ctx) if ctx.images is not None or ctx.data_dir is not None else None
+
+
 def after_commit(ctx: RequestContext, action: Callable[[], None]) -> None:
     """Run `action` once the request's transaction has committed."""
     event.listen(ctx.session, "after_commit", lambda _session: action(), once=True)

@@ -16,7 +16,7 @@ from typing import Any
 from kiln.amis import registry
 from kiln.amis.registry import DISABLED, Ami
 from kiln.services.context import RequestContext
-from kiln.services.ec2.ami_access import dry_run, find_owned, find_visible, image_stores
+from kiln.services.ec2.ami_access import dry_run, find_owned, find_visible, known_image_stores
 from kiln.services.ec2.errors import (
     InvalidAMIAttributeItemValue,
     InvalidAMIIDUnavailable,
@@ -62,7 +62,7 @@ def describe_image_attribute(ctx: RequestContext, params: dict[str, Any]) -> dic
     if attribute == "launchPermission":
         out["LaunchPermissions"] = [dict(p) for p in ami.launch_permissions]
     elif attribute == "blockDeviceMapping":
-        store = image_stores(ctx) if ctx.images or ctx.data_dir else None
+        store = known_image_stores(ctx)
         out["BlockDeviceMappings"] = block_device_mappings(ami, store)
     elif attribute == "productCodes":
         out["ProductCodes"] = []

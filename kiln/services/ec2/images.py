@@ -29,6 +29,7 @@ from kiln.services.ec2.ami_access import (
     dry_run,
     find_owned,
     image_stores,
+    known_image_stores,
     not_found,
     tags_of,
     visible_to,
@@ -121,7 +122,7 @@ def describe_images(ctx: RequestContext, params: dict[str, Any]) -> dict[str, An
         if missing:
             raise not_found(*missing)
         candidates = [known[ami_id] for ami_id in ids]
-    store = image_stores(ctx) if ctx.images or ctx.data_dir else None
+    store = known_image_stores(ctx)
     views = []
     for ami in candidates:
         if not _listed(ctx, ami, params, named=bool(ids)) or not (by_owner(ami) and by_user(ami)):

@@ -25,7 +25,7 @@ from kiln.core.arn import ArnError, parse_imagebuilder_arn
 from kiln.core.ids import prefixed_uuid
 from kiln.engine.status import IN_PROGRESS, status_of
 from kiln.services.context import RequestContext
-from kiln.services.ec2.ami_access import image_stores
+from kiln.services.ec2.ami_access import known_image_stores
 from kiln.services.imagebuilder import versions
 from kiln.services.imagebuilder.errors import (
     InvalidParameterValueException,
@@ -110,7 +110,7 @@ def start_resource_state_update(ctx: RequestContext, params: dict[str, Any]) -> 
         now=ctx.now,
     )
     if update_at is None or update_at <= ctx.now:
-        stores = image_stores(ctx) if ctx.images or ctx.data_dir else None
+        stores = known_image_stores(ctx)
         run_state_update(ctx.session, execution, now=ctx.now, images=stores)
     return {"lifecycleExecutionId": execution.id, "resourceArn": row.arn}
 
