@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -113,20 +114,21 @@ class Failure:
     refused: bool
 
 
-@dataclass(frozen=True)
-class StatusMoves:
-    """How an import shows on its service's row; each runs in its own transaction.
+class StatusMoves(Protocol):
+    """How an import shows on its service's row; each call runs in its own transaction."""
 
-    stage     (session, message, percent) as the import moves on: "downloading", "converting",
-              "preparing ami"
-    complete  (session, imported): register the AMI and end the row; False when the row no
-              longer wants it (cancelled, deleted): the disk is then removed again
-    fail      (session, failure): end the row with the reason
-    """
+    def stage(self, session: Session, message: str, percent: int) -> None:
+        """As the import moves on: "downloading", "converting", "preparing ami"."""
+        ...
 
-    stage: Callable[[Session, str, int], None]
-    complete: Callable[[Session, Imported], bool]
-    fail: Callable[[Session, Failure], None]
+    def complete(self, session: Session, imported: Imported) -> bool:
+        """Register the AMI and end the row; False when the row no longer wants it (cancelled,
+        deleted): the disk is then removed again."""
+        ...
+
+    def fail(self, session: Session, failure: Failure) -> None:
+        """End the row with the reason."""
+        ...
 
 
 REFUSED = (ImportFailedError, DiskFormatError)

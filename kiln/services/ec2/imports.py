@@ -34,7 +34,6 @@ from kiln.amis.importer import (
     Failure,
     Imported,
     ImportJob,
-    StatusMoves,
     start_after_commit,
     transactions_of,
 )
@@ -125,7 +124,7 @@ def import_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         work_root=ctx.data_dir / IMPORTS_FOLDER,
         region=ctx.region,
         source=source,
-        moves=_TaskMoves(arn, ctx.scope).moves(),
+        moves=_TaskMoves(arn, ctx.scope),
     )
     start_after_commit(ctx.session, task_id, job.run)
     answer = _view(body)
@@ -314,9 +313,6 @@ class _TaskMoves:
 
     arn: str
     scope: Scope
-
-    def moves(self) -> StatusMoves:
-        return StatusMoves(stage=self.stage, complete=self.complete, fail=self.fail)
 
     def stage(self, session: Session, message: str, percent: int) -> None:
         row = resources.by_arn(session, self.arn)

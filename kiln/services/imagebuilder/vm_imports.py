@@ -30,7 +30,6 @@ from kiln.amis.importer import (
     Failure,
     Imported,
     ImportJob,
-    StatusMoves,
     start_after_commit,
     transactions_of,
 )
@@ -125,7 +124,7 @@ def import_disk_image(ctx: RequestContext, params: dict[str, Any]) -> dict[str, 
         work_root=ctx.data_dir / IMPORTS_FOLDER,
         region=ctx.region,
         source=source,
-        moves=_ImageMoves(row.arn, ctx.scope, str(params["name"]), source).moves(),
+        moves=_ImageMoves(row.arn, ctx.scope, str(params["name"]), source),
     )
     start_after_commit(ctx.session, row.arn, job.run)
     return {"imageBuildVersionArn": row.arn, "clientToken": params.get("clientToken")}
@@ -199,9 +198,6 @@ class _ImageMoves:
     scope: Scope
     name: str
     source: DiskSource
-
-    def moves(self) -> StatusMoves:
-        return StatusMoves(stage=self.stage, complete=self.complete, fail=self.fail)
 
     def stage(self, session: Session, message: str, _percent: int) -> None:
         target = _STAGES.get(message)

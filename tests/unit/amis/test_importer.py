@@ -27,7 +27,6 @@ from kiln.amis.importer import (
     Imported,
     ImportFailedError,
     ImportJob,
-    StatusMoves,
     remove_abandoned_work,
 )
 from kiln.amis.stores import ImageStores
@@ -79,9 +78,6 @@ class Moves:
     completed: list[Imported] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
 
-    def moves(self) -> StatusMoves:
-        return StatusMoves(stage=self.stage, complete=self.complete, fail=self.fail)
-
     def stage(self, _session: Any, message: str, _percent: int) -> None:
         self.stages.append(message)
 
@@ -115,7 +111,7 @@ class World:
             work_root=self.work,
             region="eu-west-1",
             source=DiskSource(BUCKET, key, declared),
-            moves=moves.moves(),
+            moves=moves,
         )
 
     def upload(self, key: str, path: Path) -> None:
