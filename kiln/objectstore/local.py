@@ -23,7 +23,7 @@ from typing import BinaryIO
 
 from kiln.objectstore.errors import InvalidName, NoSuchBucket, NoSuchKey, ObjectStoreError
 from kiln.objectstore.names import check_bucket, check_key
-from kiln.objectstore.port import ObjectInfo
+from kiln.objectstore.port import ObjectInfo, check_range
 
 CHUNK = 1 << 20
 TMP_DIR = ".tmp"
@@ -94,15 +94,7 @@ class LocalDirectoryStore:
     def put_object(
         self, bucket: str, key: str, body: bytes | BinaryIO, *, content_type: str | None = None
     ) -> None:
-        path = self._path(bucket, key)
-        staging = self.root / TMP_DIR
-        try:
-            staging.mkdir(exist_ok=True)
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
-        if path.parent.resolve() != path.parent:
-            raise InvalidName(f"object key {key!r} passes through a symlink in bucket {bucket!r}")
+        path, staging = self._target(bucket, key)
         fd, temp_name = tempfile.mkstemp(dir=staging, prefix="put-")
         try:
             with os.fdopen(fd, "wb") as handle:
@@ -120,6 +112,20 @@ class LocalDirectoryStore:
                 raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
             raise
 
+    def _target(self, bucket: str, key: str) -> tuple[Path, Path]:
+        """Where an object is stored (its folder made) and the staging folder to write it in
+        first; a key whose folder passes through a symlink is refused."""
+        path = self._path(bucket, key)
+        staging = self.root / TMP_DIR
+        try:
+            staging.mkdir(exist_ok=True)
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
+        if path.parent.resolve() != path.parent:
+            raise InvalidName(f"object key {key!r} passes through a symlink in bucket {bucket!r}")
+        return path, staging
+
     def get_object(self, bucket: str, key: str) -> BinaryIO:
         path = self._path(bucket, key)
         try:
@@ -130,7 +136,7 @@ class LocalDirectoryStore:
             raise _error(exc, f"cannot read s3://{bucket}/{key}") from exc
 
     def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
-        _check_range(start, length)
+        check_range(start, length)
         path = self._path(bucket, key)
         try:
             with path.open("rb") as body:
@@ -145,17 +151,10 @@ class LocalDirectoryStore:
         """A hard link where it can (objects are only ever replaced by a rename, never written
         in place, so the two names stay independent), else a streamed copy."""
         source = self._path(source_bucket, source_key)
-        target = self._path(bucket, key)
+        self._path(bucket, key)  # a bad target key is refused before the source is looked for
         if not source.is_file():
             raise NoSuchKey(source_bucket, source_key)
-        staging = self.root / TMP_DIR
-        try:
-            staging.mkdir(exist_ok=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise _error(exc, f"cannot store s3://{bucket}/{key}") from exc
-        if target.parent.resolve() != target.parent:
-            raise InvalidName(f"object key {key!r} passes through a symlink in bucket {bucket!r}")
+        target, staging = self._target(bucket, key)
         try:
             linked = staging / f"copy-{os.urandom(8).hex()}"
             os.link(source, linked)
@@ -214,11 +213,6 @@ class LocalDirectoryStore:
             except OSError:
                 break
             parent = parent.parent
-
-
-def _check_range(start: int, length: int) -> None:
-    if start < 0 or length < 1:
-        raise ValueError(f"a range needs start >= 0 and length >= 1, not {start}, {length}")
 
 
 def _walk(folder: Path, base: str, prefix: str) -> Iterator[ObjectInfo]:

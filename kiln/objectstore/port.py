@@ -67,3 +67,9 @@ class ObjectStore(Protocol):
     def delete_object(self, bucket: str, key: str) -> None:
         """Remove the object; a missing key is not an error (as in S3), a missing bucket is."""
         ...
+
+
+def check_range(start: int, length: int) -> None:
+    """The arguments of `read_range`, as every backend takes them."""
+    if start < 0 or length < 1:
+        raise ValueError(f"a range needs start >= 0 and length >= 1, not {start}, {length}")

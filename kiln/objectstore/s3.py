@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError as BotoClientError
 
 from kiln.objectstore.errors import NoSuchBucket, NoSuchKey, ObjectStoreError
 from kiln.objectstore.names import check_bucket, check_key
-from kiln.objectstore.port import ObjectInfo
+from kiln.objectstore.port import ObjectInfo, check_range
 
 MiB = 1 << 20
 MIN_PART_SIZE = 5 * MiB
@@ -203,8 +203,7 @@ class S3Store:
         return io.BufferedReader(_BodyReader(answer["Body"], f"s3://{bucket}/{key}"), MiB)
 
     def read_range(self, bucket: str, key: str, start: int, length: int) -> bytes:
-        if start < 0 or length < 1:
-            raise ValueError(f"a range needs start >= 0 and length >= 1, not {start}, {length}")
+        check_range(start, length)
         try:
             answer = self._call(
                 "get_object",
