@@ -52,12 +52,7 @@ class Kiln:
         self.box = SecretBox(read_or_create_secret(self.data_dir / "secrets.key"))
         self.regions = settings.region_names()
         self.objects = environ_resolver(self.data_dir, settings.region)
-        self.image_stores = ImageStores.open(
-            self.data_dir,
-            settings.image_store_map(),
-            self.objects,
-            cache_limit=settings.image_cache_bytes(),
-        )
+        self.image_stores = ImageStores.configured(settings, self.data_dir, self.objects)
         self.seeded_regions: set[str] = set()
         self.executor: ThreadExecutor | None = None
         self.scheduler: PipelineScheduler | None = None

@@ -4,7 +4,7 @@ A region named in KILN_IMAGE_STORES has its own store (a directory or an S3-comp
 bucket); every other region keeps its disks under `<data_dir>/amis/<region>/`.
 
     stores = ImageStores.under(data_dir, {"eu-west-1": DirectoryStore(Path("/srv/amis-eu"))})
-    stores = ImageStores.open(data_dir, settings.image_store_map(), resolver)  # from settings
+    stores = ImageStores.configured(settings, data_dir, resolver)    # as KILN_IMAGE_STORES says
     disk = stores.relative("eu-west-1", "ami-…")     # "eu-west-1/ami-….qcow2"
     stores.copy(source_disk, "eu-west-1", "ami-…")   # link, copy or upload
     stores.path(disk)                                # a local file to boot or export
@@ -27,6 +27,7 @@ from kiln.amis.bucket_store import BucketStore
 from kiln.amis.disks import DirectoryStore, DiskStore, ImageStoreError, check_disk, disk_name
 from kiln.core.errors import ConfigurationError
 from kiln.objectstore import BucketPrefix, ObjectStoreError, Resolver
+from kiln.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +80,17 @@ class ImageStores:
                 backend, location.bucket, location.prefix, cache, cache_limit=cache_limit
             )
         return cls.under(data_dir, regions)
+
+    @classmethod
+    def configured(cls, settings: Settings, data_dir: Path, objects: Resolver) -> ImageStores:
+        """The stores a running Kiln uses: KILN_IMAGE_STORES, bucket caches bounded by
+        KILN_IMAGE_CACHE_GIB."""
+        return cls.open(
+            data_dir,
+            settings.image_store_map(),
+            objects,
+            cache_limit=settings.image_cache_bytes(),
+        )
 
     def for_region(self, region: str) -> DiskStore:
         return self.regions.get(region, self.default)

@@ -272,11 +272,6 @@ def image_stores(settings: Settings, data_dir: Path) -> Iterator[ImageStores]:
     """Every region's AMI disk store as a running Kiln opens it (KILN_IMAGE_STORES)."""
     objects = environ_resolver(data_dir, settings.region)
     try:
-        yield ImageStores.open(
-            data_dir,
-            settings.image_store_map(),
-            objects,
-            cache_limit=settings.image_cache_bytes(),
-        )
+        yield ImageStores.configured(settings, data_dir, objects)
     finally:
         objects.close()
