@@ -28,8 +28,9 @@ from sqlalchemy.orm import Session
 from kiln.amis import registry
 from kiln.amis.registry import DISABLED, Ami
 from kiln.core.arn import Arn, ArnError, parse_imagebuilder_arn
-from kiln.core.semver import Version, VersionSelector
+from kiln.core.semver import Version
 from kiln.engine.status import ImageStatus
+from kiln.services.imagebuilder.lifecycle_rules import ami_exclusion, any_tag, selects
 from kiln.store import resources
 
 
@@ -78,7 +79,7 @@ def leftovers(
         leftover = _leftover(arn, account, amis)
         if leftover is None or resources.by_arn(session, arn) is not None:
             continue
-        if _selected(leftover, selection):
+        if selects(selection, name=leftover.name, version=leftover.version, tags=leftover.tags):
             found.append(leftover)
     return found
 
@@ -96,17 +97,6 @@ def _leftover(arn: str, account: str, amis: list[Ami]) -> Leftover | None:
     )  # fmt: skip
 
 
-def _selected(leftover: Leftover, selection: Mapping[str, Any]) -> bool:
-    tags = selection.get("tagMap")
-    if tags:
-        return any_tag(leftover.tags, tags)
-    return any(
-        recipe["name"] == leftover.name
-        and VersionSelector.parse(recipe["semanticVersion"]).matches(leftover.version)
-        for recipe in selection.get("recipes") or []
-    )
-
-
 def leftover_excluded(leftover: Leftover, rules: Mapping[str, Any] | None) -> str | None:
     """Why the exclusion rules protect the leftover's AMIs, or None."""
     if not rules:
@@ -117,23 +107,13 @@ def leftover_excluded(leftover: Leftover, rules: Mapping[str, Any] | None) -> st
     amis = rules.get("amis")
     if not amis:
         return None
-    if amis.get("isPublic") and any(ami.public for ami in leftover.amis):
-        return "the image has a public AMI"
-    regions = set(amis.get("regions") or ()) & {ami.region for ami in leftover.amis}
-    if regions:
-        return f"the image has AMIs in excluded regions {', '.join(sorted(regions))}"
     accounts = {ami.account for ami in leftover.amis} | {
         p["UserId"] for ami in leftover.amis for p in ami.launch_permissions if p.get("UserId")
     }
-    shared = set(amis.get("sharedAccounts") or ()) & accounts
-    if shared:
-        return f"the image is shared with excluded accounts {', '.join(sorted(shared))}"
-    ami_tags = amis.get("tagMap")
-    if ami_tags and any_tag(leftover.tags, ami_tags):
-        return "the image's AMIs have a tag of the exclusion rules"
-    return None
-
-
-def any_tag(have: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
-    have = have or {}
-    return any(have.get(key) == value for key, value in wanted.items())
+    return ami_exclusion(
+        amis,
+        public="the image has a public AMI" if any(a.public for a in leftover.amis) else None,
+        regions={ami.region for ami in leftover.amis},
+        accounts=accounts,
+        tags=leftover.tags,
+    )

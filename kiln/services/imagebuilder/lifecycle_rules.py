@@ -5,13 +5,17 @@ one rule per action type; AGE filters take a unit, COUNT filters take neither un
 retainAtLeast; a rule acts only on resources of the policy's resource type (AMIs and snapshots
 for AMI_IMAGE, containers for CONTAINER_IMAGE), snapshots only when deleting; AMI exclusion
 rules only for AMI_IMAGE; the selection is by recipes or by tags, not both.
+
+`selects` and `ami_exclusion` say what a selection and AMI exclusion rules make of one image's
+facts, for the images that exist and for the AMIs a deleted image left alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from typing import Any
 
-from kiln.core.semver import VersionSelector
+from kiln.core.semver import Version, VersionSelector
 from kiln.services.imagebuilder.errors import (
     InvalidParameterCombinationException,
     InvalidParameterValueException,
@@ -20,6 +24,49 @@ from kiln.services.imagebuilder.errors import (
 AMI_IMAGE = "AMI_IMAGE"
 CONTAINER_IMAGE = "CONTAINER_IMAGE"
 _KINDS_OF = {AMI_IMAGE: {"amis", "snapshots"}, CONTAINER_IMAGE: {"containers"}}
+
+
+def selects(
+    selection: Mapping[str, Any], *, name: str, version: Version, tags: Mapping[str, str] | None
+) -> bool:
+    """Whether a resource selection picks an image: by a tag, or by recipe name and version."""
+    wanted = selection.get("tagMap")
+    if wanted:
+        return any_tag(tags, wanted)
+    return any(
+        recipe["name"] == name and VersionSelector.parse(recipe["semanticVersion"]).matches(version)
+        for recipe in selection.get("recipes") or []
+    )
+
+
+def ami_exclusion(
+    rules: Mapping[str, Any],
+    *,
+    public: str | None,
+    regions: Set[str],
+    accounts: Set[str],
+    tags: Mapping[str, str],
+) -> str | None:
+    """Why AMI exclusion rules protect an image whose AMIs are in `regions`, shared with or
+    owned by `accounts` and tagged `tags`, or None; `public` is the reason when it is public.
+    Kiln records no instance launches, so `lastLaunched` never protects an image."""
+    if rules.get("isPublic") and public:
+        return public
+    excluded_regions = set(rules.get("regions") or ()) & regions
+    if excluded_regions:
+        return f"the image has AMIs in excluded regions {', '.join(sorted(excluded_regions))}"
+    shared = set(rules.get("sharedAccounts") or ()) & accounts
+    if shared:
+        return f"the image is shared with excluded accounts {', '.join(sorted(shared))}"
+    wanted = rules.get("tagMap")
+    if wanted and any_tag(tags, wanted):
+        return "the image's AMIs have a tag of the exclusion rules"
+    return None
+
+
+def any_tag(have: Mapping[str, str] | None, wanted: Mapping[str, str]) -> bool:
+    have = have or {}
+    return any(have.get(key) == value for key, value in wanted.items())
 
 
 def check_policy(params: dict[str, Any]) -> None:

@@ -28,14 +28,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from kiln.core.semver import VersionSelector
 from kiln.engine.status import ImageStatus, status_of
-from kiln.services.imagebuilder.lifecycle_leftovers import (
-    Leftover,
-    any_tag,
-    leftover_excluded,
-    leftovers,
-)
+from kiln.services.imagebuilder.lifecycle_leftovers import Leftover, leftover_excluded, leftovers
+from kiln.services.imagebuilder.lifecycle_rules import ami_exclusion, any_tag, selects
 from kiln.services.imagebuilder.policy_documents import shared_accounts
 from kiln.services.imagebuilder.versions import version_of
 from kiln.store import resources
@@ -144,15 +139,7 @@ def covered_images(
 
 
 def _selected(row: ResourceRow, selection: Mapping[str, Any]) -> bool:
-    tags = selection.get("tagMap")
-    if tags:
-        return any_tag(row.tags, tags)
-    for recipe in selection.get("recipes") or []:
-        if recipe["name"] == row.name and VersionSelector.parse(recipe["semanticVersion"]).matches(
-            version_of(row)
-        ):
-            return True
-    return False
+    return selects(selection, name=row.name, version=version_of(row), tags=row.tags)
 
 
 def _filtered(
@@ -187,21 +174,16 @@ def _ami_exclusion(row: ResourceRow, rules: Mapping[str, Any], now: dt.datetime)
     `lastLaunched` never protects an image."""
     del now
     outputs = (row.body.get("outputResources") or {}).get("amis") or []
-    if rules.get("isPublic") and _is_public(row.policy):
-        return "the image is public"
-    regions = set(rules.get("regions") or ()) & {str(ami.get("region")) for ami in outputs}
-    if regions:
-        return f"the image has AMIs in excluded regions {', '.join(sorted(regions))}"
     accounts = shared_accounts(row.policy) | {
         str(ami["accountId"]) for ami in outputs if ami.get("accountId")
     }
-    shared = set(rules.get("sharedAccounts") or ()) & accounts
-    if shared:
-        return f"the image is shared with excluded accounts {', '.join(sorted(shared))}"
-    tags = rules.get("tagMap")
-    if tags and any_tag(_ami_tags(row), tags):
-        return "the image's AMIs have a tag of the exclusion rules"
-    return None
+    return ami_exclusion(
+        rules,
+        public="the image is public" if _is_public(row.policy) else None,
+        regions={str(ami.get("region")) for ami in outputs},
+        accounts=accounts,
+        tags=_ami_tags(row),
+    )
 
 
 def _ami_tags(row: ResourceRow) -> dict[str, str]:
