@@ -190,34 +190,17 @@ def built_under(session: Session, arn_prefix: str) -> list[Ami]:
 
 def set_deprecation(session: Session, ami_id: str, at: dt.datetime | None) -> Ami:
     """EnableImageDeprecation (at `at`) or DisableImageDeprecation (None)."""
-    row = _row(session, ami_id)
-    row.deprecation_time = at
-    session.flush()
-    return _ami(row)
+    return update(session, ami_id, deprecation_time=at)
 
 
 def disable(session: Session, ami_id: str) -> Ami:
     """DisableImage: the AMI is `disabled` and private (every launch permission dropped)."""
-    row = _row(session, ami_id)
-    row.state = DISABLED
-    row.launch_permissions = []
-    session.flush()
-    return _ami(row)
+    return update(session, ami_id, state=DISABLED, launch_permissions=[])
 
 
 def enable(session: Session, ami_id: str) -> Ami:
     """EnableImage: a disabled AMI is `available` again, still private."""
-    row = _row(session, ami_id)
-    row.state = AVAILABLE
-    session.flush()
-    return _ami(row)
-
-
-def _row(session: Session, ami_id: str) -> AmiRow:
-    row = session.get(AmiRow, ami_id)
-    if row is None:
-        raise KeyError(ami_id)
-    return row
+    return update(session, ami_id, state=AVAILABLE)
 
 
 def update(session: Session, ami_id: str, **changes: Any) -> Ami:
