@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from kiln.core.clock import as_utc
 from kiln.core.errors import ClientError
 from kiln.store.ami_schema import AmiRow
 
@@ -100,9 +101,7 @@ def _ami(row: AmiRow) -> Ami:
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=dt.UTC)
+    return None if moment is None else as_utc(moment)
 
 
 def register(

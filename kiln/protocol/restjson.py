@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 
 from botocore.model import OperationModel, ServiceModel, Shape
 
+from kiln.core.clock import as_utc
 from kiln.core.errors import ClientError, ServiceError
 from kiln.protocol.base import Params, WireRequest, WireResponse
 from kiln.protocol.model import error_status
@@ -237,7 +238,7 @@ def _timestamp(value: Any) -> Any:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+        return as_utc(parsed)
     return value
 
 

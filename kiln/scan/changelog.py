@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from kiln.core.clock import as_utc
 from kiln.scan.debversion import DebianVersion, InvalidVersionError, compare_parsed
 
 _HEADER = re.compile(
@@ -120,7 +121,7 @@ def _date(text: str) -> dt.datetime | None:
         moment = email.utils.parsedate_to_datetime(text.strip())
     except (TypeError, ValueError, IndexError):
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return as_utc(moment)
 
 
 def _items(lines: tuple[str, ...]) -> Iterator[str]:

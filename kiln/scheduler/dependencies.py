@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from kiln.core.clock import as_utc
 from kiln.engine.plan import BuildPlan
 from kiln.services.context import RequestContext
 from kiln.services.imagebuilder import versions
@@ -81,4 +82,4 @@ def _newer_parent(ctx: RequestContext, parent: str, built_at: dt.datetime) -> st
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return as_utc(moment)

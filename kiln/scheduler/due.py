@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from kiln.core.clock import as_utc
 from kiln.core.cron import parse_schedule
 from kiln.services.imagebuilder.pipeline_schedule import DEFAULT_TIMEZONE
 
 
 def parse_aws_time(text: str) -> dt.datetime:
     """An ISO 8601 time as Kiln stores it (`...Z` or with an offset), aware."""
-    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    return as_utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
 
 
 def next_fire(body: dict[str, Any], *, since: dt.datetime, now: dt.datetime) -> dt.datetime | None:

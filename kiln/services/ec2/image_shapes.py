@@ -16,6 +16,7 @@ from typing import Any
 from kiln.amis.disks import ImageStoreError
 from kiln.amis.registry import Ami
 from kiln.amis.stores import ImageStores
+from kiln.core.clock import as_utc
 from kiln.services.ec2.ami_access import AMAZON_ALIAS, AMAZON_OWNER, tags_of
 
 ROOT_DEVICE = "/dev/xvda"
@@ -26,8 +27,7 @@ DEFAULT_VOLUME_GIB = 8
 
 def creation_date(moment: dt.datetime) -> str:
     """EC2's CreationDate string: `2024-05-01T12:00:00.000Z`."""
-    when = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-    when = when.astimezone(dt.UTC)
+    when = as_utc(moment).astimezone(dt.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from kiln.amis import registry
 from kiln.amis.registry import AVAILABLE, DISABLED
+from kiln.core.clock import as_utc
 from kiln.services.context import RequestContext
 from kiln.services.ec2.ami_access import dry_run, find_owned
 from kiln.services.ec2.errors import InvalidParameterValue, UnsupportedOperation
@@ -84,8 +85,7 @@ def deprecation_moment(value: dt.datetime | str) -> dt.datetime:
             raise InvalidParameterValue(
                 f"Invalid value '{value}' for DeprecateAt: expected YYYY-MM-DDTHH:MM:SSZ."
             ) from exc
-    moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    moment = moment.astimezone(dt.UTC)
+    moment = as_utc(value).astimezone(dt.UTC)
     rounded = moment.replace(second=0, microsecond=0)
     if moment.second >= 30:
         rounded += dt.timedelta(minutes=1)

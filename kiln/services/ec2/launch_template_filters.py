@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from kiln.core.clock import aws_datetime
+from kiln.core.clock import as_utc, aws_datetime
 from kiln.core.pagination import InvalidPaginationTokenException
 from kiln.services.context import RequestContext
 from kiln.services.ec2 import filters
@@ -24,7 +24,7 @@ View = Mapping[str, Any]
 def _create_time(view: View) -> list[str]:
     moment = view["CreateTime"]
     assert isinstance(moment, dt.datetime)
-    return [aws_datetime(moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC))]
+    return [aws_datetime(as_utc(moment))]
 
 
 def _data(*path: str) -> filters.Getter:

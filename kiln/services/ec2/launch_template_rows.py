@@ -29,6 +29,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from kiln.core.arn import PARTITION, Arn
+from kiln.core.clock import as_utc
 from kiln.core.errors import ClientError
 from kiln.services.ec2.errors import (
     DryRunOperation,
@@ -305,8 +306,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     if isinstance(value, dt.datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return moment.astimezone(dt.UTC).isoformat()
+        return as_utc(value).astimezone(dt.UTC).isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return value

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from kiln.amis import registry
 from kiln.amis.registry import DISABLED, Ami
 from kiln.core.arn import Arn, ArnError, parse_imagebuilder_arn
+from kiln.core.clock import as_utc
 from kiln.core.semver import Version
 from kiln.engine.status import ImageStatus
 from kiln.services.imagebuilder.lifecycle_rules import ami_exclusion, any_tag, selects
@@ -46,8 +47,7 @@ class Leftover:
 
     @property
     def created(self) -> dt.datetime:
-        moment = min(ami.created_at for ami in self.amis)
-        return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        return as_utc(min(ami.created_at for ami in self.amis))
 
     @property
     def tags(self) -> dict[str, str]:

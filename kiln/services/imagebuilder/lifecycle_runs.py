@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from kiln.amis.stores import ImageStores
 from kiln.core.arn import ArnError, parse_imagebuilder_arn
+from kiln.core.clock import as_utc
 from kiln.core.ids import prefixed_uuid
 from kiln.engine.status import IN_PROGRESS, status_of
 from kiln.services.context import RequestContext
@@ -443,6 +444,4 @@ def _resource_view(row: LifecycleResourceRow) -> dict[str, Any]:
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return None if moment is None else as_utc(moment)

@@ -28,6 +28,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from kiln.core.clock import as_utc
 from kiln.engine.status import ImageStatus, status_of
 from kiln.services.imagebuilder.lifecycle_leftovers import Leftover, leftover_excluded, leftovers
 from kiln.services.imagebuilder.lifecycle_rules import ami_exclusion, any_tag, selects
@@ -228,5 +229,4 @@ def created(subject: Subject) -> dt.datetime:
             return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             pass
-    moment = row.created_at
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return as_utc(row.created_at)
